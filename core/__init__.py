@@ -1,0 +1,1 @@
+"""Stylescope core: networks, model files, latents, directions, rendering. Never imports Qt."""

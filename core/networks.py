@@ -1,0 +1,572 @@
+"""StyleGAN2-ADA generator and discriminator.
+
+Module tree, constructor arguments, parameter and buffer names are those of the official
+stylegan2-ada-pytorch networks, so an official state dict loads with strict=True and a
+network pickle's init kwargs rebuild the same module. The code is our own; facts about the
+official design are in shared/reference/official-stylegan2-ada.md.
+
+Conventions: images NCHW float in [-1, 1]; ws [N, num_ws, w_dim]; blocks whose `use_fp16`
+is set run in float16 on CUDA only (CPU always computes in float32).
+"""
+import numpy as np
+import torch
+
+from core.ops import (ACTIVATIONS, assert_shape, bias_act, conv2d_resample, downsample2d,
+                      modulated_conv2d, normalize_2nd_moment, setup_filter, upsample2d)
+
+NOISE_MODES = ('random', 'const', 'none')
+
+
+def _use_fp16(module, x, force_fp32):
+    return module.use_fp16 and not force_fp32 and x is not None and x.device.type == 'cuda'
+
+
+class FullyConnectedLayer(torch.nn.Module):
+    """Dense layer with equalised learning rate: weights scaled by lr_multiplier / sqrt(in)."""
+
+    def __init__(self, in_features, out_features, bias=True, activation='linear', lr_multiplier=1, bias_init=0):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.activation = activation
+        self.weight = torch.nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
+        self.bias = torch.nn.Parameter(torch.full([out_features], np.float32(bias_init))) if bias else None
+        self.weight_gain = lr_multiplier / np.sqrt(in_features)
+        self.bias_gain = lr_multiplier
+
+    def forward(self, x):
+        assert_shape(x, [None, self.in_features], 'FullyConnectedLayer input')
+        w = self.weight.to(x.dtype) * self.weight_gain
+        b = self.bias
+        if b is not None:
+            b = b.to(x.dtype)
+            if self.bias_gain != 1:
+                b = b * self.bias_gain
+        if self.activation == 'linear' and b is not None:
+            return torch.addmm(b.unsqueeze(0), x, w.t())
+        return bias_act(x.matmul(w.t()), b, act=self.activation)
+
+    def extra_repr(self):
+        return f'in={self.in_features}, out={self.out_features}, activation={self.activation}'
+
+
+class Conv2dLayer(torch.nn.Module):
+    """Plain convolution with equalised learning rate and optional 2x up / downsampling."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, bias=True, activation='linear', up=1, down=1,
+                 resample_filter=(1, 3, 3, 1), conv_clamp=None, channels_last=False, trainable=True):
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.activation = activation
+        self.up = up
+        self.down = down
+        self.conv_clamp = conv_clamp
+        self.register_buffer('resample_filter', setup_filter(resample_filter))
+        self.padding = kernel_size // 2
+        self.weight_gain = 1 / np.sqrt(in_channels * kernel_size ** 2)
+        self.act_gain = ACTIVATIONS[activation][1]
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        weight = torch.randn([out_channels, in_channels, kernel_size, kernel_size]).to(memory_format=memory_format)
+        bias = torch.zeros([out_channels]) if bias else None
+        if trainable:
+            self.weight = torch.nn.Parameter(weight)
+            self.bias = torch.nn.Parameter(bias) if bias is not None else None
+        else:  # frozen layers (Freeze-D) keep their tensors as buffers, as the official code does
+            self.register_buffer('weight', weight)
+            if bias is not None:
+                self.register_buffer('bias', bias)
+            else:
+                self.bias = None
+
+    def forward(self, x, gain=1):
+        w = self.weight * self.weight_gain
+        b = self.bias.to(x.dtype) if self.bias is not None else None
+        x = conv2d_resample(x, w.to(x.dtype), self.resample_filter, up=self.up, down=self.down,
+                            padding=self.padding, flip_weight=(self.up == 1))
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        return bias_act(x, b, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
+
+    def extra_repr(self):
+        return (f'in={self.in_channels}, out={self.out_channels}, activation={self.activation}, '
+                f'up={self.up}, down={self.down}')
+
+
+class MappingNetwork(torch.nn.Module):
+    """z (+ embedded class) -> w, broadcast to num_ws rows, with truncation toward w_avg."""
+
+    def __init__(self, z_dim, c_dim, w_dim, num_ws, num_layers=8, embed_features=None, layer_features=None,
+                 activation='lrelu', lr_multiplier=0.01, w_avg_beta=0.995):
+        super().__init__()
+        self.z_dim = z_dim
+        self.c_dim = c_dim
+        self.w_dim = w_dim
+        self.num_ws = num_ws
+        self.num_layers = num_layers
+        self.w_avg_beta = w_avg_beta
+        if embed_features is None:
+            embed_features = w_dim
+        if c_dim == 0:
+            embed_features = 0
+        if layer_features is None:
+            layer_features = w_dim
+        features = [z_dim + embed_features] + [layer_features] * (num_layers - 1) + [w_dim]
+        if c_dim > 0:
+            self.embed = FullyConnectedLayer(c_dim, embed_features)
+        for idx in range(num_layers):
+            setattr(self, f'fc{idx}', FullyConnectedLayer(features[idx], features[idx + 1], activation=activation,
+                                                          lr_multiplier=lr_multiplier))
+        if num_ws is not None and w_avg_beta is not None:
+            self.register_buffer('w_avg', torch.zeros([w_dim]))
+
+    def forward(self, z, c, truncation_psi=1, truncation_cutoff=None, skip_w_avg_update=False):
+        x = None
+        if self.z_dim > 0:
+            assert_shape(z, [None, self.z_dim], 'mapping z')
+            x = normalize_2nd_moment(z.to(torch.float32))
+        if self.c_dim > 0:
+            assert_shape(c, [None, self.c_dim], 'mapping c')
+            y = normalize_2nd_moment(self.embed(c.to(torch.float32)))
+            x = torch.cat([x, y], dim=1) if x is not None else y
+        for idx in range(self.num_layers):
+            x = getattr(self, f'fc{idx}')(x)
+
+        if self.w_avg_beta is not None and self.training and not skip_w_avg_update:
+            self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+
+        if self.num_ws is not None:
+            x = x.unsqueeze(1).repeat([1, self.num_ws, 1])
+        if truncation_psi != 1:
+            assert self.w_avg_beta is not None, 'truncation needs w_avg'
+            if self.num_ws is None or truncation_cutoff is None:
+                x = self.w_avg.lerp(x, truncation_psi)
+            else:
+                x[:, :truncation_cutoff] = self.w_avg.lerp(x[:, :truncation_cutoff], truncation_psi)
+        return x
+
+    def extra_repr(self):
+        return f'z_dim={self.z_dim}, c_dim={self.c_dim}, w_dim={self.w_dim}, num_ws={self.num_ws}, layers={self.num_layers}'
+
+
+class SynthesisLayer(torch.nn.Module):
+    """Modulated 3x3 convolution (optionally 2x upsampling), noise, bias, leaky ReLU."""
+
+    def __init__(self, in_channels, out_channels, w_dim, resolution, kernel_size=3, up=1, use_noise=True,
+                 activation='lrelu', resample_filter=(1, 3, 3, 1), conv_clamp=None, channels_last=False):
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.resolution = resolution
+        self.up = up
+        self.use_noise = use_noise
+        self.activation = activation
+        self.conv_clamp = conv_clamp
+        self.register_buffer('resample_filter', setup_filter(resample_filter))
+        self.padding = kernel_size // 2
+        self.act_gain = ACTIVATIONS[activation][1]
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.weight = torch.nn.Parameter(
+            torch.randn([out_channels, in_channels, kernel_size, kernel_size]).to(memory_format=memory_format))
+        if use_noise:
+            self.register_buffer('noise_const', torch.randn([resolution, resolution]))
+            self.noise_strength = torch.nn.Parameter(torch.zeros([]))
+        self.bias = torch.nn.Parameter(torch.zeros([out_channels]))
+
+    def forward(self, x, w, noise_mode='random', fused_modconv=True, gain=1, noise_scale=1.0, noise_generator=None):
+        """noise_scale multiplies this layer's learned noise strength for this call only;
+        noise_generator (a torch.Generator) makes noise_mode='random' reproducible."""
+        assert noise_mode in NOISE_MODES, f'noise_mode must be one of {NOISE_MODES}'
+        in_res = self.resolution // self.up
+        assert_shape(x, [None, self.in_channels, in_res, in_res], f'SynthesisLayer@{self.resolution} input')
+        styles = self.affine(w)
+
+        noise = None
+        if self.use_noise and noise_mode != 'none' and noise_scale != 0:
+            if noise_mode == 'random':
+                shape = [x.shape[0], 1, self.resolution, self.resolution]
+                if noise_generator is None:
+                    noise = torch.randn(shape, device=x.device)
+                else:
+                    noise = torch.randn(shape, generator=noise_generator, device=noise_generator.device).to(x.device)
+                noise = noise * self.noise_strength
+            else:
+                noise = self.noise_const * self.noise_strength
+            if noise_scale != 1:
+                noise = noise * noise_scale
+
+        x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
+                             resample_filter=self.resample_filter, flip_weight=(self.up == 1),
+                             fused_modconv=fused_modconv)
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        return bias_act(x, self.bias.to(x.dtype), act=self.activation, gain=self.act_gain * gain, clamp=clamp)
+
+    def extra_repr(self):
+        return (f'in={self.in_channels}, out={self.out_channels}, resolution={self.resolution}, up={self.up}, '
+                f'use_noise={self.use_noise}')
+
+
+class ToRGBLayer(torch.nn.Module):
+    """Modulated 1x1 convolution to image channels, no demodulation, no noise."""
+
+    def __init__(self, in_channels, out_channels, w_dim, kernel_size=1, conv_clamp=None, channels_last=False):
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.conv_clamp = conv_clamp
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.weight = torch.nn.Parameter(
+            torch.randn([out_channels, in_channels, kernel_size, kernel_size]).to(memory_format=memory_format))
+        self.bias = torch.nn.Parameter(torch.zeros([out_channels]))
+        self.weight_gain = 1 / np.sqrt(in_channels * kernel_size ** 2)
+
+    def forward(self, x, w, fused_modconv=True):
+        styles = self.affine(w) * self.weight_gain
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
+        return bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp)
+
+    def extra_repr(self):
+        return f'in={self.in_channels}, out={self.out_channels}'
+
+
+class SynthesisBlock(torch.nn.Module):
+    """One resolution of the synthesis network: [const | conv0 (up)] conv1, and ToRGB."""
+
+    def __init__(self, in_channels, out_channels, w_dim, resolution, img_channels, is_last, architecture='skip',
+                 resample_filter=(1, 3, 3, 1), conv_clamp=None, use_fp16=False, fp16_channels_last=False,
+                 **layer_kwargs):
+        assert architecture in ('orig', 'skip', 'resnet'), f'unknown synthesis architecture {architecture!r}'
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.w_dim = w_dim
+        self.resolution = resolution
+        self.img_channels = img_channels
+        self.is_last = is_last
+        self.architecture = architecture
+        self.use_fp16 = use_fp16
+        self.channels_last = use_fp16 and fp16_channels_last
+        self.register_buffer('resample_filter', setup_filter(resample_filter))
+        self.num_conv = 0
+        self.num_torgb = 0
+
+        if in_channels == 0:
+            self.const = torch.nn.Parameter(torch.randn([out_channels, resolution, resolution]))
+        else:
+            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim=w_dim, resolution=resolution, up=2,
+                                        resample_filter=resample_filter, conv_clamp=conv_clamp,
+                                        channels_last=self.channels_last, **layer_kwargs)
+            self.num_conv += 1
+        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim=w_dim, resolution=resolution,
+                                    conv_clamp=conv_clamp, channels_last=self.channels_last, **layer_kwargs)
+        self.num_conv += 1
+        if is_last or architecture == 'skip':
+            self.torgb = ToRGBLayer(out_channels, img_channels, w_dim=w_dim, conv_clamp=conv_clamp,
+                                    channels_last=self.channels_last)
+            self.num_torgb += 1
+        if in_channels != 0 and architecture == 'resnet':
+            self.skip = Conv2dLayer(in_channels, out_channels, kernel_size=1, bias=False, up=2,
+                                    resample_filter=resample_filter, channels_last=self.channels_last)
+
+    def conv_layers(self):
+        """Names of this block's noise-carrying layers, in ws order."""
+        return [name for name in ('conv0', 'conv1') if hasattr(self, name)]
+
+    def forward(self, x, img, ws, force_fp32=False, fused_modconv=None, noise_mode='random',
+                noise_scales=None, noise_generator=None):
+        """ws: [N, num_conv + num_torgb, w_dim]; noise_scales: {'conv0': s, 'conv1': s} or None."""
+        assert_shape(ws, [None, self.num_conv + self.num_torgb, self.w_dim], f'b{self.resolution} ws')
+        w_iter = iter(ws.unbind(dim=1))
+        ref = ws if x is None else x
+        dtype = torch.float16 if _use_fp16(self, ref, force_fp32) else torch.float32
+        memory_format = torch.channels_last if self.channels_last and dtype == torch.float16 else torch.contiguous_format
+        if fused_modconv is None:
+            # Fused (grouped) conv for a single sample; for batches, modulating the
+            # activations around one shared-weight conv is faster on CPU.
+            fused_modconv = (not self.training) and (int(ws.shape[0]) == 1 or
+                                                     (dtype == torch.float32 and ws.device.type == 'cuda'))
+        noise_scales = noise_scales or {}
+        layer_kwargs = dict(noise_mode=noise_mode, fused_modconv=fused_modconv, noise_generator=noise_generator)
+
+        if self.in_channels == 0:
+            x = self.const.to(dtype=dtype, memory_format=memory_format)
+            x = x.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+            x = self.conv1(x, next(w_iter), noise_scale=noise_scales.get('conv1', 1.0), **layer_kwargs)
+        else:
+            assert_shape(x, [None, self.in_channels, self.resolution // 2, self.resolution // 2],
+                         f'b{self.resolution} input')
+            x = x.to(dtype=dtype, memory_format=memory_format)
+            if self.architecture == 'resnet':
+                y = self.skip(x, gain=np.sqrt(0.5))
+                x = self.conv0(x, next(w_iter), noise_scale=noise_scales.get('conv0', 1.0), **layer_kwargs)
+                x = self.conv1(x, next(w_iter), gain=np.sqrt(0.5), noise_scale=noise_scales.get('conv1', 1.0),
+                               **layer_kwargs)
+                x = y.add_(x)
+            else:
+                x = self.conv0(x, next(w_iter), noise_scale=noise_scales.get('conv0', 1.0), **layer_kwargs)
+                x = self.conv1(x, next(w_iter), noise_scale=noise_scales.get('conv1', 1.0), **layer_kwargs)
+
+        if img is not None:
+            assert_shape(img, [None, self.img_channels, self.resolution // 2, self.resolution // 2],
+                         f'b{self.resolution} img')
+            img = upsample2d(img, self.resample_filter)
+        if self.is_last or self.architecture == 'skip':
+            y = self.torgb(x, next(w_iter), fused_modconv=fused_modconv)
+            y = y.to(dtype=torch.float32, memory_format=torch.contiguous_format)
+            img = img.add_(y) if img is not None else y
+        return x, img
+
+    def extra_repr(self):
+        return (f'resolution={self.resolution}, in={self.in_channels}, out={self.out_channels}, '
+                f'architecture={self.architecture}, use_fp16={self.use_fp16}')
+
+
+class SynthesisNetwork(torch.nn.Module):
+    """ws -> image, one SynthesisBlock per resolution 4, 8, ..., img_resolution."""
+
+    def __init__(self, w_dim, img_resolution, img_channels, channel_base=32768, channel_max=512,
+                 num_fp16_res=0, **block_kwargs):
+        assert img_resolution >= 4 and img_resolution & (img_resolution - 1) == 0, 'resolution must be a power of 2'
+        super().__init__()
+        self.w_dim = w_dim
+        self.img_resolution = img_resolution
+        self.img_resolution_log2 = int(np.log2(img_resolution))
+        self.img_channels = img_channels
+        self.block_resolutions = [2 ** i for i in range(2, self.img_resolution_log2 + 1)]
+        channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions}
+        fp16_resolution = max(2 ** (self.img_resolution_log2 + 1 - num_fp16_res), 8)
+        self.num_ws = 0
+        for res in self.block_resolutions:
+            is_last = res == img_resolution
+            block = SynthesisBlock(channels[res // 2] if res > 4 else 0, channels[res], w_dim=w_dim, resolution=res,
+                                   img_channels=img_channels, is_last=is_last, use_fp16=res >= fp16_resolution,
+                                   **block_kwargs)
+            self.num_ws += block.num_conv + (block.num_torgb if is_last else 0)
+            setattr(self, f'b{res}', block)
+
+    def blocks(self):
+        return [getattr(self, f'b{res}') for res in self.block_resolutions]
+
+    def block_ws_ranges(self):
+        """[(start, count)] of the ws rows each block reads: a ToRGB shares its w with the
+        next block's conv0, so consecutive ranges overlap by one."""
+        ranges, idx = [], 0
+        for block in self.blocks():
+            ranges.append((idx, block.num_conv + block.num_torgb))
+            idx += block.num_conv
+        return ranges
+
+    def forward(self, ws, noise_mode='random', force_fp32=False, fused_modconv=None, noise_scales=None,
+                noise_generator=None):
+        """noise_scales: {'b64.conv0': 0.5, ...} multiplies single layers' noise for this call."""
+        assert_shape(ws, [None, self.num_ws, self.w_dim], 'synthesis ws')
+        ws = ws.to(torch.float32)
+        noise_scales = noise_scales or {}
+        x = img = None
+        for block, (start, count) in zip(self.blocks(), self.block_ws_ranges()):
+            prefix = f'b{block.resolution}.'
+            scales = {k[len(prefix):]: v for k, v in noise_scales.items() if k.startswith(prefix)}
+            x, img = block(x, img, ws.narrow(1, start, count), force_fp32=force_fp32, fused_modconv=fused_modconv,
+                           noise_mode=noise_mode, noise_scales=scales, noise_generator=noise_generator)
+        return img
+
+    def extra_repr(self):
+        return f'w_dim={self.w_dim}, resolution={self.img_resolution}, num_ws={self.num_ws}'
+
+
+class Generator(torch.nn.Module):
+    """G(z, c) = synthesis(mapping(z, c)); the official constructor arguments."""
+
+    def __init__(self, z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs=None, synthesis_kwargs=None):
+        super().__init__()
+        mapping_kwargs = dict(mapping_kwargs or {})
+        synthesis_kwargs = dict(synthesis_kwargs or {})
+        self.init_kwargs = dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
+                                img_channels=img_channels, mapping_kwargs=mapping_kwargs,
+                                synthesis_kwargs=synthesis_kwargs)
+        self.z_dim = z_dim
+        self.c_dim = c_dim
+        self.w_dim = w_dim
+        self.img_resolution = img_resolution
+        self.img_channels = img_channels
+        self.synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
+                                          **synthesis_kwargs)
+        self.num_ws = self.synthesis.num_ws
+        self.mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws, **mapping_kwargs)
+
+    def forward(self, z, c, truncation_psi=1, truncation_cutoff=None, **synthesis_kwargs):
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+        return self.synthesis(ws, **synthesis_kwargs)
+
+
+class DiscriminatorBlock(torch.nn.Module):
+    """One resolution of D: [fromrgb] conv0, conv1 (down), optional resnet skip."""
+
+    def __init__(self, in_channels, tmp_channels, out_channels, resolution, img_channels, first_layer_idx,
+                 architecture='resnet', activation='lrelu', resample_filter=(1, 3, 3, 1), conv_clamp=None,
+                 use_fp16=False, fp16_channels_last=False, freeze_layers=0):
+        assert in_channels in (0, tmp_channels)
+        assert architecture in ('orig', 'skip', 'resnet'), f'unknown discriminator architecture {architecture!r}'
+        super().__init__()
+        self.in_channels = in_channels
+        self.resolution = resolution
+        self.img_channels = img_channels
+        self.first_layer_idx = first_layer_idx
+        self.architecture = architecture
+        self.use_fp16 = use_fp16
+        self.channels_last = use_fp16 and fp16_channels_last
+        self.register_buffer('resample_filter', setup_filter(resample_filter))
+        self.num_layers = 0
+
+        def trainable():
+            layer_idx = first_layer_idx + self.num_layers
+            self.num_layers += 1
+            return layer_idx >= freeze_layers
+
+        common = dict(activation=activation, conv_clamp=conv_clamp, channels_last=self.channels_last)
+        if in_channels == 0 or architecture == 'skip':
+            self.fromrgb = Conv2dLayer(img_channels, tmp_channels, kernel_size=1, trainable=trainable(), **common)
+        self.conv0 = Conv2dLayer(tmp_channels, tmp_channels, kernel_size=3, trainable=trainable(), **common)
+        self.conv1 = Conv2dLayer(tmp_channels, out_channels, kernel_size=3, down=2, trainable=trainable(),
+                                 resample_filter=resample_filter, **common)
+        if architecture == 'resnet':
+            self.skip = Conv2dLayer(tmp_channels, out_channels, kernel_size=1, bias=False, down=2,
+                                    trainable=trainable(), resample_filter=resample_filter,
+                                    channels_last=self.channels_last)
+
+    def forward(self, x, img, force_fp32=False):
+        ref = img if x is None else x
+        dtype = torch.float16 if _use_fp16(self, ref, force_fp32) else torch.float32
+        memory_format = torch.channels_last if self.channels_last and dtype == torch.float16 else torch.contiguous_format
+        if x is not None:
+            assert_shape(x, [None, self.in_channels, self.resolution, self.resolution], f'D b{self.resolution} input')
+            x = x.to(dtype=dtype, memory_format=memory_format)
+        if self.in_channels == 0 or self.architecture == 'skip':
+            assert_shape(img, [None, self.img_channels, self.resolution, self.resolution], f'D b{self.resolution} img')
+            img = img.to(dtype=dtype, memory_format=memory_format)
+            y = self.fromrgb(img)
+            x = x + y if x is not None else y
+            img = downsample2d(img, self.resample_filter) if self.architecture == 'skip' else None
+        if self.architecture == 'resnet':
+            y = self.skip(x, gain=np.sqrt(0.5))
+            x = self.conv1(self.conv0(x), gain=np.sqrt(0.5))
+            x = y.add_(x)
+        else:
+            x = self.conv1(self.conv0(x))
+        return x, img
+
+    def extra_repr(self):
+        return f'resolution={self.resolution}, architecture={self.architecture}, use_fp16={self.use_fp16}'
+
+
+class MinibatchStdLayer(torch.nn.Module):
+    """Appends the standard deviation across groups of samples as extra feature maps."""
+
+    def __init__(self, group_size, num_channels=1):
+        super().__init__()
+        self.group_size = group_size
+        self.num_channels = num_channels
+
+    def forward(self, x):
+        N, C, H, W = x.shape
+        G = min(self.group_size, N) if self.group_size is not None else N
+        assert N % G == 0, f'minibatch std: batch {N} is not a multiple of the group size {G}'
+        Fn = self.num_channels
+        y = x.reshape(G, -1, Fn, C // Fn, H, W)      # group g takes samples g*n .. g*n + n - 1
+        y = y - y.mean(dim=0)
+        y = (y.square().mean(dim=0) + 1e-8).sqrt()   # [n, F, c, H, W]
+        y = y.mean(dim=[2, 3, 4]).reshape(-1, Fn, 1, 1).repeat(G, 1, H, W)
+        return torch.cat([x, y], dim=1)
+
+    def extra_repr(self):
+        return f'group_size={self.group_size}, num_channels={self.num_channels}'
+
+
+class DiscriminatorEpilogue(torch.nn.Module):
+    """The 4x4 end of D: minibatch std, conv, fc, out (projection onto cmap if conditional)."""
+
+    def __init__(self, in_channels, cmap_dim, resolution, img_channels, architecture='resnet', mbstd_group_size=4,
+                 mbstd_num_channels=1, activation='lrelu', conv_clamp=None):
+        assert architecture in ('orig', 'skip', 'resnet')
+        super().__init__()
+        self.in_channels = in_channels
+        self.cmap_dim = cmap_dim
+        self.resolution = resolution
+        self.img_channels = img_channels
+        self.architecture = architecture
+        if architecture == 'skip':
+            self.fromrgb = Conv2dLayer(img_channels, in_channels, kernel_size=1, activation=activation)
+        self.mbstd = MinibatchStdLayer(mbstd_group_size, mbstd_num_channels) if mbstd_num_channels > 0 else None
+        self.conv = Conv2dLayer(in_channels + mbstd_num_channels, in_channels, kernel_size=3, activation=activation,
+                                conv_clamp=conv_clamp)
+        self.fc = FullyConnectedLayer(in_channels * resolution ** 2, in_channels, activation=activation)
+        self.out = FullyConnectedLayer(in_channels, 1 if cmap_dim == 0 else cmap_dim)
+
+    def forward(self, x, img, cmap, force_fp32=False):
+        assert_shape(x, [None, self.in_channels, self.resolution, self.resolution], 'D epilogue input')
+        x = x.to(dtype=torch.float32, memory_format=torch.contiguous_format)
+        if self.architecture == 'skip':
+            assert_shape(img, [None, self.img_channels, self.resolution, self.resolution], 'D epilogue img')
+            x = x + self.fromrgb(img.to(dtype=torch.float32, memory_format=torch.contiguous_format))
+        if self.mbstd is not None:
+            x = self.mbstd(x)
+        x = self.out(self.fc(self.conv(x).flatten(1)))
+        if self.cmap_dim > 0:
+            assert_shape(cmap, [None, self.cmap_dim], 'D cmap')
+            x = (x * cmap).sum(dim=1, keepdim=True) * (1 / np.sqrt(self.cmap_dim))
+        return x
+
+
+class Discriminator(torch.nn.Module):
+    """D(img, c) -> logits [N, 1]; the official constructor arguments."""
+
+    def __init__(self, c_dim, img_resolution, img_channels, architecture='resnet', channel_base=32768,
+                 channel_max=512, num_fp16_res=0, conv_clamp=None, cmap_dim=None, block_kwargs=None,
+                 mapping_kwargs=None, epilogue_kwargs=None):
+        super().__init__()
+        block_kwargs = dict(block_kwargs or {})
+        mapping_kwargs = dict(mapping_kwargs or {})
+        epilogue_kwargs = dict(epilogue_kwargs or {})
+        self.init_kwargs = dict(c_dim=c_dim, img_resolution=img_resolution, img_channels=img_channels,
+                                architecture=architecture, channel_base=channel_base, channel_max=channel_max,
+                                num_fp16_res=num_fp16_res, conv_clamp=conv_clamp, cmap_dim=cmap_dim,
+                                block_kwargs=block_kwargs, mapping_kwargs=mapping_kwargs,
+                                epilogue_kwargs=epilogue_kwargs)
+        self.c_dim = c_dim
+        self.img_resolution = img_resolution
+        self.img_resolution_log2 = int(np.log2(img_resolution))
+        self.img_channels = img_channels
+        self.block_resolutions = [2 ** i for i in range(self.img_resolution_log2, 2, -1)]
+        channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions + [4]}
+        fp16_resolution = max(2 ** (self.img_resolution_log2 + 1 - num_fp16_res), 8)
+        if cmap_dim is None:
+            cmap_dim = channels[4]
+        if c_dim == 0:
+            cmap_dim = 0
+        common = dict(img_channels=img_channels, architecture=architecture, conv_clamp=conv_clamp)
+        layer_idx = 0
+        for res in self.block_resolutions:
+            block = DiscriminatorBlock(channels[res] if res < img_resolution else 0, channels[res], channels[res // 2],
+                                       resolution=res, first_layer_idx=layer_idx, use_fp16=res >= fp16_resolution,
+                                       **block_kwargs, **common)
+            setattr(self, f'b{res}', block)
+            layer_idx += block.num_layers
+        if c_dim > 0:
+            self.mapping = MappingNetwork(z_dim=0, c_dim=c_dim, w_dim=cmap_dim, num_ws=None, w_avg_beta=None,
+                                          **mapping_kwargs)
+        self.b4 = DiscriminatorEpilogue(channels[4], cmap_dim=cmap_dim, resolution=4, **epilogue_kwargs, **common)
+
+    def features(self, img, force_fp32=False):
+        """Per-block activations before the epilogue: {resolution: tensor}, for perceptual losses."""
+        assert_shape(img, [None, self.img_channels, self.img_resolution, self.img_resolution], 'D input')
+        feats, x = {}, None
+        for res in self.block_resolutions:
+            x, img = getattr(self, f'b{res}')(x, img, force_fp32=force_fp32)
+            feats[res // 2] = x
+        return feats, x, img
+
+    def forward(self, img, c, force_fp32=False):
+        _, x, img = self.features(img, force_fp32=force_fp32)
+        cmap = self.mapping(None, c) if self.c_dim > 0 else None
+        return self.b4(x, img, cmap)
