@@ -1,0 +1,40 @@
+"""`info`: what a network file holds (shapes, layer groups, parameter counts, fingerprint)."""
+from core.model_io import network_summary, open_network
+
+
+def _millions(count):
+    return f'{count / 1e6:.2f}M ({count:,})'
+
+
+def _ws_range(start, end):
+    return 'none' if end <= start else f'{start}' if end == start + 1 else f'{start}-{end - 1}'
+
+
+def describe(net):
+    """Lines of text for one LoadedNetwork."""
+    G, meta, summary = net.G, net.meta, network_summary(net.G)
+    res = G.img_resolution
+    lines = [
+        ('Source', f"{meta.get('source')} ({meta.get('format')})"),
+        ('Resolution', f'{res}x{res}, {G.img_channels} channel{"s" * (G.img_channels != 1)}'),
+        ('z_dim / w_dim', f'{G.z_dim} / {G.w_dim}'),
+        ('num_ws', str(G.num_ws)),
+        ('c_dim', f'{G.c_dim}' + (' (unconditional)' if G.c_dim == 0 else ' classes')),
+    ]
+    for name, (start, end) in summary['layer_groups'].items():
+        lines.append((f'{name.capitalize()} ws', _ws_range(start, end)))
+    lines += [('G mapping params', _millions(summary['params']['mapping'])),
+              ('G synthesis params', _millions(summary['params']['synthesis']))]
+    if net.D is not None:
+        lines.append(('Discriminator params', _millions(sum(p.numel() for p in net.D.parameters()))))
+    else:
+        lines.append(('Discriminator', 'not in this file'))
+    lines.append(('Fingerprint', str(meta.get('fingerprint'))))
+    width = max(len(key) for key, _ in lines)
+    return [f'{key:<{width}}  {value}' for key, value in lines]
+
+
+def run(args):
+    net = open_network(args.path, device='cpu', want_D=True)
+    print('\n'.join(describe(net)))
+    return 0
