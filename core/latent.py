@@ -4,6 +4,7 @@ Seeds map to z exactly as the official generate.py does, so seed 42 here is seed
 other StyleGAN tool. ws are [N, num_ws, w_dim]; truncation (psi, cutoff) is applied by
 `G.mapping` toward `G.mapping.w_avg` on ws rows [0, cutoff) (all rows when cutoff is None).
 """
+import os
 import re
 
 import numpy as np
@@ -73,3 +74,155 @@ def ws_from_seeds(G, seeds, c=None, psi=1.0, cutoff=None, device=None):
     ws = G.mapping(z, c, truncation_psi=psi, truncation_cutoff=cutoff)
     assert ws.shape == (len(seeds), G.num_ws, G.w_dim), f'mapping returned {tuple(ws.shape)}'
     return ws
+
+
+# --- w+ editing: row specs, truncation, mixing, offsets ------------------------------------------
+# ws rows are edited as whole [w_dim] vectors: a row index is a w index (see block_ws_ranges).
+
+def parse_rows(text, num_ws):
+    """'0-3,8' -> (0, 1, 2, 3, 8): ws rows for style mixing; ranges inclusive, as in the
+    official style_mixing.py --styles. Sorted, repeats dropped."""
+    rows = set()
+    for part in str(text).split(','):
+        match = _SEED_PART.match(part.strip())
+        first = int(match.group(1)) if match else -1
+        last = int(match.group(2)) if match and match.group(2) is not None else first
+        if match is None or last < first or last >= num_ws:
+            raise StylescopeError(f"bad ws row list '{text}': use indices and ranges from 0 to {num_ws - 1}, "
+                                  f"like 0-3,8")
+        rows.update(range(first, last + 1))
+    return tuple(sorted(rows))
+
+
+def _float_tensor(values):
+    """float32 tensor from a tensor or array (arrays are copied: they may be read-only)."""
+    if isinstance(values, torch.Tensor):
+        return values.to(torch.float32)
+    return torch.from_numpy(np.array(values, dtype=np.float32))
+
+
+def as_ws(w, num_ws, w_dim, what='w'):
+    """A w [w_dim] or [1, w_dim] (broadcast to every row) or a ws [num_ws, w_dim] /
+    [1, num_ws, w_dim], numpy or torch -> float32 tensor [1, num_ws, w_dim]."""
+    w = _float_tensor(w)
+    if w.ndim >= 2 and w.shape[0] == 1 and tuple(w.shape[1:]) in ((w_dim,), (num_ws, w_dim)):
+        w = w[0]
+    if tuple(w.shape) == (w_dim,):
+        w = w.unsqueeze(0).repeat([num_ws, 1])
+    if tuple(w.shape) != (num_ws, w_dim):
+        raise StylescopeError(f'{what} has shape {list(w.shape)}: this network wants a w of [{w_dim}] '
+                              f'or a ws of [{num_ws}, {w_dim}]')
+    if not torch.isfinite(w).all():
+        raise StylescopeError(f'{what} contains NaN or infinite values: use a w saved from this network')
+    return w.unsqueeze(0)
+
+
+def truncate(ws, w_avg, psi=1.0, cutoff=None):
+    """ws rows [0, cutoff) pulled toward w_avg: w_avg + psi * (w - w_avg), the same operation
+    G.mapping applies (all rows when cutoff is None). Returns a new tensor."""
+    ws = ws.clone()
+    if psi != 1:
+        rows = slice(None) if cutoff is None else slice(0, cutoff)
+        ws[:, rows] = w_avg.to(ws.device, ws.dtype).lerp(ws[:, rows], psi)
+    return ws
+
+
+def mix_ws(base, sources):
+    """Style mixing: base ws [N, num_ws, w_dim]; sources: iterable of (ws, rows) where each ws
+    is [N or 1, num_ws, w_dim] and rows are ws indices copied from it. Later sources win.
+    Returns a new tensor."""
+    ws = base.clone()
+    for src, rows in sources:
+        rows = list(rows)
+        if rows:
+            assert src.shape[1:] == ws.shape[1:], f'mixing source shape {list(src.shape)} != {list(ws.shape)}'
+            ws[:, rows] = src[:, rows].to(ws.device, ws.dtype)
+    return ws
+
+
+def add_offsets(ws, offsets):
+    """Direction edits: offsets is an iterable of (vector [w_dim], amount, start, end); each adds
+    amount * vector to ws rows [start, end). Returns a new tensor (psi does not shrink edits)."""
+    ws = ws.clone()
+    for vector, amount, start, end in offsets:
+        if amount != 0 and end > start:
+            vector = _float_tensor(vector).to(ws.device, ws.dtype)
+            ws[:, start:end] += vector * float(amount)
+    return ws
+
+
+# --- interpolation --------------------------------------------------------------------------------
+# Work on numpy arrays or torch tensors alike; vectors along the last axis.
+
+def lerp(a, b, t):
+    """a + (b - a) * t."""
+    return a + (b - a) * t
+
+
+def slerp(a, b, t, eps=1e-7):
+    """Spherical interpolation along the last axis: follows the great circle between the
+    directions of a and b while lerping the length (the usual choice for Gaussian z).
+    Falls back to lerp of the directions for (nearly) parallel vectors; t = 0 and 1 give a and b."""
+    if isinstance(a, torch.Tensor):
+        out = slerp(a.detach().cpu().double().numpy(), b.detach().cpu().double().numpy(), t, eps)
+        return torch.from_numpy(out).to(a.device, a.dtype)
+    dtype = np.asarray(a).dtype if np.asarray(a).dtype.kind == 'f' else np.float64
+    if t == 0 or t == 1:
+        return np.array(a if t == 0 else b, dtype=dtype)
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    na, nb = np.linalg.norm(a, axis=-1, keepdims=True), np.linalg.norm(b, axis=-1, keepdims=True)
+    ua, ub = a / np.maximum(na, eps), b / np.maximum(nb, eps)
+    omega = np.arccos(np.clip((ua * ub).sum(axis=-1, keepdims=True), -1, 1))
+    so = np.sin(omega)
+    parallel = so < eps
+    so = np.where(parallel, 1.0, so)
+    w0 = np.where(parallel, 1 - t, np.sin((1 - t) * omega) / so)
+    w1 = np.where(parallel, t, np.sin(t * omega) / so)
+    return ((w0 * ua + w1 * ub) * lerp(na, nb, t)).astype(dtype)
+
+
+def catmull_rom(p0, p1, p2, p3, t):
+    """Uniform Catmull-Rom spline through p1 (t=0) and p2 (t=1), p0 and p3 its neighbours:
+    a smooth (C1) curve through every keyframe."""
+    t2, t3 = t * t, t * t * t
+    return 0.5 * ((2 * p1) + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2
+                  + (3 * p1 - p0 - 3 * p2 + p3) * t3)
+
+
+# --- saved w files --------------------------------------------------------------------------------
+
+def load_ws_file(path, num_ws, w_dim):
+    """A saved w: `.npz` with key 'w' (the official projector's projected_w.npz, [n, num_ws, w_dim])
+    or with a single array, or a `.npy`. Each w may be [w_dim] or [num_ws, w_dim].
+    Returns float32 numpy [n, num_ws, w_dim]."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise StylescopeError(f"w file '{path}' does not exist: check the path")
+    try:
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                keys = list(data.files)
+                if 'w' not in keys and len(keys) != 1:
+                    raise StylescopeError(f"w file '{path}' holds {', '.join(keys) or 'nothing'} but no 'w' "
+                                          f"array: save the latent under the key 'w'")
+                data = data['w' if 'w' in keys else keys[0]]
+        array = np.asarray(data)
+    except StylescopeError:
+        raise
+    except (OSError, ValueError) as e:
+        raise StylescopeError(f"w file '{path}' is not a readable .npz or .npy ({e}): "
+                              f"use a file written by a projector or by Stylescope") from None
+    if array.dtype.kind not in 'fiu':
+        raise StylescopeError(f"w file '{path}' holds {array.dtype} values: a w must be numbers")
+    if array.ndim in (1, 2) and array.shape[-1] == w_dim and (array.ndim == 1 or array.shape[0] in (1, num_ws)):
+        array = array[None]
+    if array.ndim == 2 and array.shape[1] == w_dim:  # [n, w_dim]: n separate w
+        array = array[:, None]
+    if array.ndim != 3 or array.shape[2] != w_dim or array.shape[1] not in (1, num_ws) or len(array) == 0:
+        raise StylescopeError(f"w file '{path}' has shape {list(array.shape)}: this network wants "
+                              f"[n, {num_ws}, {w_dim}] or [n, {w_dim}]")
+    array = np.repeat(array, num_ws, axis=1) if array.shape[1] == 1 else array
+    if not np.isfinite(array).all():
+        raise StylescopeError(f"w file '{path}' contains NaN or infinite values: re-create it")
+    return array.astype(np.float32)

@@ -1,12 +1,29 @@
 """Turn latents into pictures: the one place where G.synthesis output becomes uint8 images.
 
-Today: seeds -> images for the CLI and the explorer's worker. The explorer's cached
-`Renderer` (RenderRequest -> image) will grow here.
+- `render_ws` / `render_seeds`: plain batch rendering for the CLI (as the official generate.py).
+- `RenderRequest` -> `Renderer` -> `RenderResult`: the explorer's cached renderer. A request is an
+  immutable description of one image (latent, class, truncation, style mixing, direction offsets,
+  noise, preview, output size); the renderer caches mapping outputs and each synthesis block's
+  activations, so an edit recomputes only the blocks it reaches.
+- `synthesize`: uncached block-by-block synthesis with per-request noise (a `NoiseSpec`).
 """
-import torch
+import dataclasses
+import hashlib
+import math
+import numbers
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core.errors import StylescopeError
 from core.images import to_uint8
-from core.latent import ws_from_seeds
+from core.latent import MAX_SEED, add_offsets, as_ws, class_vector, mix_ws, ws_from_seeds, z_from_seed
+from core.noise import NoiseSpec
 
 
 @torch.no_grad()
@@ -18,3 +35,422 @@ def render_ws(G, ws, noise_mode='const'):
 def render_seeds(G, seeds, c=None, psi=1.0, cutoff=None, noise_mode='const'):
     """Seeds -> numpy uint8 [len(seeds), H, W, C], as the official generate.py draws them."""
     return render_ws(G, ws_from_seeds(G, seeds, c, psi, cutoff), noise_mode)
+
+
+# --- immutable render requests --------------------------------------------------------------------
+
+class FrozenArray:
+    """A read-only float32 copy of an array, compared and hashed by content, so requests holding
+    latents stay immutable and cheap to compare (a 16-byte digest, computed once)."""
+    __slots__ = ('array', 'digest')
+
+    def __init__(self, values):
+        if isinstance(values, FrozenArray):
+            array, digest = values.array, values.digest
+        else:
+            if isinstance(values, torch.Tensor):
+                values = values.detach().cpu().numpy()
+            array = np.array(values, dtype=np.float32, copy=True)
+            array.setflags(write=False)
+            digest = hashlib.blake2b(repr(array.shape).encode() + array.tobytes(), digest_size=16).digest()
+        object.__setattr__(self, 'array', array)
+        object.__setattr__(self, 'digest', digest)
+
+    def __setattr__(self, name, value):
+        raise AttributeError('FrozenArray is immutable')
+
+    def __eq__(self, other):
+        return isinstance(other, FrozenArray) and self.digest == other.digest
+
+    def __hash__(self):
+        return hash(self.digest)
+
+    def __repr__(self):
+        return f'FrozenArray(shape={list(self.array.shape)}, digest={self.digest.hex()[:8]})'
+
+    @property
+    def shape(self):
+        return self.array.shape
+
+
+def _frozen(value):
+    return None if value is None else FrozenArray(value)
+
+
+def _check_seed(seed):
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise StylescopeError(f'seed {seed!r} is not allowed: use a whole number from 0 to {MAX_SEED}')
+    return int(seed)
+
+
+@dataclass(frozen=True)
+class Latent:
+    """One latent source: a seed (official seed -> z), an explicit z [z_dim], or an explicit
+    w [w_dim] / ws [num_ws, w_dim] (a saved or projected w, used as it is: no truncation).
+    Give exactly one; arrays are frozen on construction."""
+    seed: int = None
+    z: FrozenArray = None
+    w: FrozenArray = None
+
+    def __post_init__(self):
+        object.__setattr__(self, 'z', _frozen(self.z))
+        object.__setattr__(self, 'w', _frozen(self.w))
+        given = [name for name in ('seed', 'z', 'w') if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f'a Latent needs exactly one of seed, z, w (got {given or "none"})')
+        if self.seed is not None:
+            object.__setattr__(self, 'seed', _check_seed(self.seed))
+
+    @classmethod
+    def of(cls, value):
+        """An int is a seed; a Latent stays as it is."""
+        return value if isinstance(value, Latent) else cls(seed=value)
+
+
+@dataclass(frozen=True)
+class Mix:
+    """Style mixing: copy ws `rows` from `source` (a Latent or a seed). Seeds are mapped with the
+    request's class, psi and cutoff."""
+    source: Latent
+    rows: tuple
+
+    def __post_init__(self):
+        object.__setattr__(self, 'source', Latent.of(self.source))
+        object.__setattr__(self, 'rows', tuple(sorted({int(r) for r in self.rows})))
+
+
+@dataclass(frozen=True)
+class Offset:
+    """A direction edit already scaled: adds `amount * vector` to ws rows [start, end)."""
+    vector: FrozenArray
+    amount: float
+    start: int
+    end: int
+
+    def __post_init__(self):
+        object.__setattr__(self, 'vector', FrozenArray(self.vector))
+        object.__setattr__(self, 'amount', float(self.amount))
+        object.__setattr__(self, 'start', int(self.start))
+        object.__setattr__(self, 'end', int(self.end))
+
+
+def offsets_from_directions(directions, alphas):
+    """Offsets for slider values `alphas` [K] of a direction set (anything with `vectors [K, w_dim]`,
+    `scales [K]`, `layer_start [K]`, `layer_end [K]`): alpha * scale * vector on [start, end).
+    Zero sliders are left out, so they cost nothing and do not change the cache keys."""
+    offsets = []
+    for k, alpha in enumerate(alphas):
+        if alpha:
+            offsets.append(Offset(np.asarray(directions.vectors[k]), float(alpha) * float(directions.scales[k]),
+                                  int(directions.layer_start[k]), int(directions.layer_end[k])))
+    return tuple(offsets)
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """Everything that decides one image; immutable, hashable, cheap to compare.
+
+    Base latent: `w` if given, else `z`, else `seed`. Edit order (DESIGN.md): ws = truncate(mapping(z))
+    (psi, cutoff; explicit w is not truncated); `mixing` replaces whole ws rows; `offsets` add the
+    direction edits. `preview` stops synthesis at the block of `preview_resolution` (see Renderer).
+    `output_size` resizes the result (None: as rendered). `request_id` is carried to the result and
+    not compared."""
+    seed: int = 0
+    z: FrozenArray = None
+    w: FrozenArray = None
+    class_idx: int = None
+    psi: float = 1.0
+    cutoff: int = None
+    mixing: tuple = ()
+    offsets: tuple = ()
+    noise: NoiseSpec = NoiseSpec()
+    preview: bool = False
+    preview_resolution: int = 128
+    output_size: int = None
+    request_id: int = field(default=0, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, 'z', _frozen(self.z))
+        object.__setattr__(self, 'w', _frozen(self.w))
+        if self.w is None and self.z is None:
+            object.__setattr__(self, 'seed', _check_seed(self.seed))
+        object.__setattr__(self, 'psi', float(self.psi))
+        object.__setattr__(self, 'mixing', tuple(m if isinstance(m, Mix) else Mix(*m) for m in self.mixing))
+        object.__setattr__(self, 'offsets', tuple(o if isinstance(o, Offset) else Offset(*o) for o in self.offsets))
+        if not math.isfinite(self.psi):
+            raise StylescopeError(f'truncation psi {self.psi} is not a number: use a value such as 0.7')
+
+    @property
+    def latent(self):
+        if self.w is not None:
+            return Latent(w=self.w)
+        if self.z is not None:
+            return Latent(z=self.z)
+        return Latent(seed=self.seed)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, eq=False)
+class RenderResult:
+    """image: HWC uint8; ws: the exact ws [num_ws, w_dim] (float32) the image was drawn from;
+    timings: milliseconds (mapping, synthesis, convert, total); computed_blocks / reused_blocks:
+    block resolutions synthesised now / taken from the cache; resolution: rendered size before
+    any resize; preview: synthesis stopped early."""
+    image: np.ndarray
+    request: RenderRequest
+    ws: np.ndarray
+    timings: dict
+    computed_blocks: tuple
+    reused_blocks: tuple
+    resolution: int
+    preview: bool
+
+    @property
+    def request_id(self):
+        return self.request.request_id
+
+
+# --- synthesis, block by block --------------------------------------------------------------------
+
+def _run_block(block, x, img, ws, start, count, noise, force_fp32):
+    return block(x, img, ws.narrow(1, start, count), force_fp32=force_fp32,
+                 **noise.block_kwargs(block, batch_size=ws.shape[0]))
+
+
+def _preview_stop(G, resolution):
+    """Index of the last block to run for a preview of `resolution`, or None when the network
+    cannot stop early (only the 'skip' architecture has an image at every block)."""
+    blocks = G.synthesis.blocks()
+    if any(block.architecture != 'skip' for block in blocks):
+        return None
+    stop = 0
+    for idx, block in enumerate(blocks):
+        if block.resolution <= resolution:
+            stop = idx
+    return stop
+
+
+@torch.no_grad()
+def synthesize(G, ws, noise=NoiseSpec(), stop=None, force_fp32=False):
+    """Uncached synthesis with per-request noise: ws [N, num_ws, w_dim] -> img [N, C, H, W] float.
+    stop: index of the last block to run (None: all; the image of an earlier block is smaller).
+    With noise 'const' or 'none' this equals G.synthesis(ws, noise_mode, noise_scales) exactly."""
+    noise = noise.resolved()
+    ws = ws.to(torch.float32)
+    blocks = G.synthesis.blocks()
+    stop = len(blocks) - 1 if stop is None else stop
+    x = img = None
+    for block, (start, count) in list(zip(blocks, G.synthesis.block_ws_ranges()))[:stop + 1]:
+        x, img = _run_block(block, x, img, ws, start, count, noise, force_fp32)
+    return img
+
+
+class _LRU:
+    """Least-recently-used map bounded by a size measure (bytes or entries)."""
+
+    def __init__(self, limit, size_of=lambda value: 1):
+        self.limit = limit
+        self.size_of = size_of
+        self.total = 0
+        self._items = OrderedDict()
+
+    def get(self, key):
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key, value):
+        size = self.size_of(value)
+        if size > self.limit:
+            return
+        if key in self._items:
+            self.total -= self.size_of(self._items.pop(key))
+        self._items[key] = value
+        self.total += size
+        while self.total > self.limit:
+            _, old = self._items.popitem(last=False)
+            self.total -= self.size_of(old)
+
+    def clear(self):
+        self._items.clear()
+        self.total = 0
+
+    def __len__(self):
+        return len(self._items)
+
+
+def _tensor_bytes(entry):
+    return sum(t.numel() * t.element_size() for t in entry if t is not None)
+
+
+class Renderer:
+    """RenderRequest -> RenderResult, with two caches:
+
+    - mapping: the ws of each (latent, class, psi, cutoff), LRU by count;
+    - blocks: each synthesis block's output (x, img), keyed by a digest chained from the previous
+      block's key, this block's ws rows and this block's noise settings. An edit that changes only
+      fine ws rows therefore finds the coarse and middle blocks in the cache and recomputes only the
+      fine ones. The output is the same tensor a full render gives, bit for bit (same blocks, same
+      inputs). LRU bounded by `cache_mb` of tensor memory on the render device.
+
+    Preview: the request's `preview` stops synthesis at the last block of at most
+    `preview_resolution` and returns that block's image (the skip architecture sums every block's
+    ToRGB output, so this is the final picture without the finer blocks' detail, at a fraction of
+    the cost: the skipped blocks are the largest ones; on a 1024 model a 128 px preview skips
+    three of them). When every
+    block up to the preview is already cached the edit lies in finer layers the preview could not
+    show, so the full image is rendered instead. Networks without the skip architecture always
+    render in full. The preview's blocks land in the cache, so the full render after the drag
+    computes only the remaining blocks.
+
+    G is only read, never changed (noise settings go in as call arguments). A Renderer is meant for
+    one worker thread; a lock makes concurrent calls on the same Renderer safe (they take turns).
+    """
+
+    def __init__(self, G, device=None, cache_mb=768, mapping_cache_size=256, force_fp32=False):
+        self.G = G
+        g_device = next(G.parameters()).device
+        self.device = torch.device(device) if device is not None else g_device
+        if self.device != g_device and not (self.device.type == g_device.type and self.device.index is None):
+            raise ValueError(f'Renderer device {self.device} differs from the network device {g_device}')
+        self.device = g_device
+        self.force_fp32 = force_fp32
+        self._blocks = G.synthesis.blocks()
+        self._ranges = G.synthesis.block_ws_ranges()
+        self._mapping_cache = _LRU(mapping_cache_size)
+        self._block_cache = _LRU(int(cache_mb * 2 ** 20), _tensor_bytes)
+        self._lock = threading.RLock()
+        self.hits = self.misses = 0
+
+    # -- latents --
+
+    def _map(self, latent, request):
+        G = self.G
+        if latent.w is not None:
+            return as_ws(latent.w.array, G.num_ws, G.w_dim, what='the w').to(self.device)
+        class_idx = request.class_idx if G.c_dim > 0 else None
+        key = (latent, class_idx, request.psi, request.cutoff)
+        ws = self._mapping_cache.get(key)
+        if ws is None:
+            if latent.seed is not None:
+                z = z_from_seed(latent.seed, G.z_dim)
+            else:
+                z = np.array(latent.z.array, dtype=np.float64).reshape(1, -1)
+                if z.shape[1] != G.z_dim:
+                    raise StylescopeError(f'z has {z.shape[1]} values: this network wants z of [{G.z_dim}]')
+            c = class_vector(G.c_dim, class_idx, self.device)
+            ws = G.mapping(torch.from_numpy(z).to(self.device), c, truncation_psi=request.psi,
+                           truncation_cutoff=request.cutoff, skip_w_avg_update=True)
+            self._mapping_cache.put(key, ws)
+        return ws
+
+    def _check(self, request):
+        num_ws = self.G.num_ws
+        if request.cutoff is not None and request.cutoff < 0:
+            raise StylescopeError(f'truncation cutoff {request.cutoff} is negative: use a ws index from 0 up')
+        for mix in request.mixing:
+            if mix.rows and (mix.rows[0] < 0 or mix.rows[-1] >= num_ws):
+                raise StylescopeError(f'style mixing rows {list(mix.rows)} are out of range: '
+                                      f'this network has ws rows 0 to {num_ws - 1}')
+        for offset in request.offsets:
+            if offset.vector.shape != (self.G.w_dim,):
+                raise StylescopeError(f'a direction has shape {list(offset.vector.shape)}: '
+                                      f'this network wants [{self.G.w_dim}]; use directions made for it')
+            if not 0 <= offset.start <= offset.end <= num_ws:
+                raise StylescopeError(f'direction layers [{offset.start}, {offset.end}) are out of range: '
+                                      f'this network has ws rows 0 to {num_ws - 1}')
+
+    @torch.no_grad()
+    def ws_for_request(self, request):
+        """The exact ws [1, num_ws, w_dim] (float32, on the device) the request's image is drawn from."""
+        with self._lock:
+            self._check(request)
+            ws = self._map(request.latent, request)
+            if request.mixing:
+                ws = mix_ws(ws, [(self._map(mix.source, request), mix.rows) for mix in request.mixing])
+            if request.offsets:
+                ws = add_offsets(ws, [(o.vector.array, o.amount, o.start, o.end) for o in request.offsets])
+            return ws.clone()
+
+    # -- synthesis --
+
+    def _block_keys(self, ws, noise, stop):
+        rows = ws.detach().to('cpu', torch.float32).numpy()
+        keys, key = [], b'stylescope-block'
+        for idx, (block, (start, count)) in enumerate(zip(self._blocks[:stop + 1], self._ranges)):
+            h = hashlib.blake2b(key, digest_size=16)
+            h.update(rows[:, start:start + count].tobytes())
+            h.update(repr(noise.block_key(block)).encode())
+            key = h.digest()
+            keys.append(key)
+        return keys
+
+    def _synthesize(self, ws, noise, preview_stop):
+        """Run the blocks not in the cache; returns (img, computed, reused, index of the last block run)."""
+        last = len(self._blocks) - 1
+        cacheable = noise.cacheable
+        noise = noise.resolved()
+        cached, x, img = -1, None, None  # deepest block found in the cache, and its output
+        if cacheable:
+            keys = self._block_keys(ws, noise, last)
+            for idx in range(last, -1, -1):
+                entry = self._block_cache.get(keys[idx])
+                if entry is not None:
+                    cached, (x, img) = idx, entry
+                    break
+            for idx in range(cached):  # keep the prefix warm in the LRU
+                self._block_cache.get(keys[idx])
+        # A preview stops early unless the whole preview is cached (then the change is finer than it).
+        stop = preview_stop if preview_stop is not None and cached < preview_stop else last
+        computed = []
+        for idx in range(cached + 1, stop + 1):
+            block, (start, count) = self._blocks[idx], self._ranges[idx]
+            x, img = _run_block(block, x, img, ws, start, count, noise, self.force_fp32)
+            computed.append(block.resolution)
+            if cacheable:  # the network's last block needs no x: nothing reads it
+                self._block_cache.put(keys[idx], (x if idx < last else None, img))
+        reused = [block.resolution for block in self._blocks[:cached + 1]]
+        if cacheable:
+            self.hits += len(reused)
+            self.misses += len(computed)
+        return img, computed, reused, stop
+
+    @torch.no_grad()
+    def render(self, request):
+        """Render one request; returns a RenderResult."""
+        with self._lock:
+            t0 = time.perf_counter()
+            ws = self.ws_for_request(request)
+            t1 = time.perf_counter()
+            preview_stop = _preview_stop(self.G, request.preview_resolution) if request.preview else None
+            img, computed, reused, stop = self._synthesize(ws, request.noise, preview_stop)
+            if self.device.type == 'cuda':
+                torch.cuda.synchronize(self.device)
+            t2 = time.perf_counter()
+            resolution = img.shape[-1]
+            if request.output_size is not None and request.output_size != resolution:
+                size = int(request.output_size)
+                img = F.interpolate(img, size=(size, size), mode='bilinear', align_corners=False,
+                                    antialias=size < resolution)
+            image = to_uint8(img)[0]
+            t3 = time.perf_counter()
+        timings = dict(mapping_ms=(t1 - t0) * 1e3, synthesis_ms=(t2 - t1) * 1e3, convert_ms=(t3 - t2) * 1e3,
+                       total_ms=(t3 - t0) * 1e3)
+        return RenderResult(image=image, request=request, ws=ws[0].cpu().numpy(), timings=timings,
+                            computed_blocks=tuple(computed), reused_blocks=tuple(reused), resolution=resolution,
+                            preview=stop < len(self._blocks) - 1)
+
+    def clear_cache(self):
+        with self._lock:
+            self._mapping_cache.clear()
+            self._block_cache.clear()
+
+    def cache_info(self):
+        """Entries and bytes held, and block hits / misses so far."""
+        with self._lock:
+            return dict(mapping_entries=len(self._mapping_cache), block_entries=len(self._block_cache),
+                        block_bytes=self._block_cache.total, block_limit=self._block_cache.limit,
+                        hits=self.hits, misses=self.misses)

@@ -1,0 +1,362 @@
+"""Renderer: cached renders equal full renders bit for bit, only the blocks an edit reaches are
+recomputed, noise settings stay per request, plus the latent helpers the renderer builds on."""
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from core.errors import StylescopeError
+from core.images import to_uint8
+from core.latent import (add_offsets, as_ws, catmull_rom, lerp, load_ws_file, mix_ws, parse_rows, slerp, truncate,
+                         z_from_seed)
+from core.networks import Generator
+from core.noise import NoiseSpec, noise_layers
+from core.render import FrozenArray, Latent, Mix, Offset, RenderRequest, Renderer, offsets_from_directions, synthesize
+
+RES = 64  # blocks 4, 8, 16, 32, 64; num_ws 10: coarse rows 0-3, middle 4-7, fine 8-9
+
+
+def tiny_generator(c_dim=0, seed=0, res=RES):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        G = Generator(z_dim=16, c_dim=c_dim, w_dim=16, img_resolution=res, img_channels=3,
+                      mapping_kwargs=dict(num_layers=2), synthesis_kwargs=dict(channel_base=1024, channel_max=32))
+        G.eval().requires_grad_(False)
+        gen = torch.Generator().manual_seed(seed + 1)
+        for name, p in G.named_parameters():
+            if name.endswith('noise_strength'):  # zero at init: give the noise a visible effect
+                p.copy_(0.2 + 0.3 * torch.rand([], generator=gen))
+        G.mapping.w_avg.copy_(torch.randn([G.w_dim], generator=gen))
+    return G
+
+
+@pytest.fixture(scope='module')
+def G():
+    return tiny_generator()
+
+
+def fine_rows(G):
+    """ws rows read only by blocks of 64 px and up (DESIGN.md's fine group)."""
+    coarser = {r for b, (s, n) in zip(G.synthesis.blocks(), G.synthesis.block_ws_ranges()) if b.resolution < 64
+               for r in range(s, s + n)}
+    return sorted(set(range(G.num_ws)) - coarser)
+
+
+def full_render(G, renderer, request):
+    """Uncached reference: the request's ws through every block, as float tensor and uint8."""
+    img = synthesize(G, renderer.ws_for_request(request), request.noise)
+    return img, to_uint8(img)[0]
+
+
+def direction(seed, w_dim=16):
+    v = np.random.RandomState(seed).randn(w_dim)
+    return v / np.linalg.norm(v)
+
+
+def state_of(G):
+    return {k: v.clone() for k, v in G.state_dict().items()}
+
+
+def assert_state_unchanged(G, before):
+    after = G.state_dict()
+    assert before.keys() == after.keys()
+    for k in before:
+        assert torch.equal(before[k], after[k]), f'{k} changed'
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+def test_requests_are_immutable_and_compare_by_content():
+    w = np.random.RandomState(0).randn(16).astype(np.float32)
+    a = RenderRequest(w=w, psi=0.5, request_id=1)
+    w[0] = 99  # the request froze its own copy
+    b = RenderRequest(w=np.random.RandomState(0).randn(16), psi=0.5, request_id=2)
+    assert a == b and hash(a) == hash(b)
+    assert a != b.replace(psi=0.6)
+    with pytest.raises(Exception):
+        a.psi = 1.0
+    with pytest.raises(ValueError):
+        a.w.array[0] = 1.0
+    assert RenderRequest(mixing=[(5, [3, 2])]).mixing == (Mix(Latent(seed=5), (2, 3)),)
+    assert RenderRequest(noise=NoiseSpec('const', 0, {'b8.conv0': 1.0})) == RenderRequest()
+    assert {RenderRequest(seed=1), RenderRequest(seed=1, request_id=9)} == {RenderRequest(seed=1)}
+    with pytest.raises(StylescopeError):
+        RenderRequest(seed=-1)
+    with pytest.raises(StylescopeError):
+        NoiseSpec('loud')
+
+
+# --- exactness -----------------------------------------------------------------------------------
+
+def test_const_render_equals_the_official_path(G):
+    renderer = Renderer(G)
+    for seed, psi, cutoff in [(3, 1.0, None), (7, 0.6, None), (7, 0.6, 4)]:
+        result = renderer.render(RenderRequest(seed=seed, psi=psi, cutoff=cutoff))
+        z = torch.from_numpy(z_from_seed(seed, G.z_dim))
+        ws = G.mapping(z, None, truncation_psi=psi, truncation_cutoff=cutoff)
+        np.testing.assert_array_equal(result.ws, ws[0].numpy())
+        official = to_uint8(G.synthesis(ws, noise_mode='const'))[0]
+        np.testing.assert_array_equal(result.image, official)
+        assert result.image.shape == (RES, RES, 3) and result.image.dtype == np.uint8
+    scales = {'b16.conv0': 0.0, 'b64.conv1': 2.5}
+    result = renderer.render(RenderRequest(seed=3, noise=NoiseSpec('const', 0, scales)))
+    ws = renderer.ws_for_request(RenderRequest(seed=3))
+    np.testing.assert_array_equal(result.image, to_uint8(G.synthesis(ws, noise_mode='const', noise_scales=scales))[0])
+    result = renderer.render(RenderRequest(seed=3, noise=NoiseSpec('none')))
+    np.testing.assert_array_equal(result.image, to_uint8(G.synthesis(ws, noise_mode='none'))[0])
+
+
+def edit_sequence(G):
+    """One request per kind of edit, each following the previous one as a user would."""
+    fine = fine_rows(G)
+    saved_w = np.random.RandomState(5).randn(G.num_ws, G.w_dim).astype(np.float32)
+    base = RenderRequest(seed=1, psi=0.7)
+    d_fine = Offset(direction(1), 2.0, fine[0], G.num_ws)
+    d_coarse = Offset(direction(2), -1.5, 0, 4)
+    d_middle = Offset(direction(3), 1.0, 4, 8)
+    steps = [
+        ('base', base),
+        ('seed', base.replace(seed=2)),
+        ('psi', base.replace(seed=2, psi=0.5)),
+        ('cutoff', base.replace(seed=2, psi=0.5, cutoff=4)),
+        ('mix seed fine', base.replace(mixing=((9, tuple(fine)),))),
+        ('mix saved w coarse', base.replace(mixing=((9, tuple(fine)), (Latent(w=saved_w), (0, 1, 2))))),
+        ('fine direction', base.replace(offsets=(d_fine,))),
+        ('fine direction more', base.replace(offsets=(Offset(d_fine.vector, 3.0, d_fine.start, d_fine.end),))),
+        ('coarse direction', base.replace(offsets=(d_coarse,))),
+        ('middle direction', base.replace(offsets=(d_middle,))),
+        ('two directions', base.replace(offsets=(d_coarse, d_fine))),
+        ('explicit w', RenderRequest(w=saved_w)),
+        ('explicit w edited', RenderRequest(w=saved_w, offsets=(d_fine,))),
+        ('explicit z', RenderRequest(z=np.random.RandomState(4).randn(G.z_dim), psi=0.8)),
+        ('noise off one layer', base.replace(noise=NoiseSpec('const', 0, {'b32.conv1': 0}))),
+        ('noise strength', base.replace(noise=NoiseSpec('const', 0, {'b32.conv1': 3.0}))),
+        ('noise none', base.replace(noise=NoiseSpec('none'))),
+        ('noise random', base.replace(noise=NoiseSpec('random', 11))),
+        ('noise random seed', base.replace(noise=NoiseSpec('random', 12))),
+        ('noise random layer off', base.replace(noise=NoiseSpec('random', 12, {'b64.conv0': 0}))),
+        ('back to base', base),
+    ]
+    return steps
+
+
+def test_cached_render_equals_full_render_for_every_edit(G):
+    renderer = Renderer(G)
+    for name, request in edit_sequence(G):
+        result = renderer.render(request)
+        img, image = full_render(G, renderer, request)
+        np.testing.assert_array_equal(result.image, image, err_msg=name)
+        ws = renderer.ws_for_request(request)
+        cached_img, _, _, _ = renderer._synthesize(ws, request.noise, None)  # float output, cache hit
+        assert torch.equal(cached_img, img), name
+        assert len(result.computed_blocks) + len(result.reused_blocks) == len(G.synthesis.blocks())
+    assert renderer.cache_info()['hits'] > 0
+
+
+def test_an_edit_recomputes_only_the_blocks_it_reaches(G):
+    renderer = Renderer(G)
+    fine = fine_rows(G)
+    base = RenderRequest(seed=4, psi=0.7)
+    first = renderer.render(base)
+    assert first.computed_blocks == (4, 8, 16, 32, 64) and first.reused_blocks == ()
+    again = renderer.render(base.replace(request_id=5))
+    assert again.computed_blocks == () and again.request_id == 5
+    np.testing.assert_array_equal(again.image, first.image)
+
+    fine_edit = renderer.render(base.replace(offsets=(Offset(direction(1), 2.0, fine[0], G.num_ws),)))
+    assert fine_edit.computed_blocks == (64,) and fine_edit.reused_blocks == (4, 8, 16, 32)
+    middle_edit = renderer.render(base.replace(offsets=(Offset(direction(1), 2.0, 4, 8),)))
+    assert middle_edit.computed_blocks == (16, 32, 64)
+    coarse_edit = renderer.render(base.replace(offsets=(Offset(direction(1), 2.0, 0, 4),)))
+    assert coarse_edit.computed_blocks == (4, 8, 16, 32, 64)
+    mix_fine = renderer.render(base.replace(mixing=((8, fine),)))
+    assert mix_fine.computed_blocks == (64,)
+    cutoff = renderer.render(base.replace(cutoff=4))  # psi now reaches rows 0-3 only: rows 4+ untruncated
+    assert cutoff.computed_blocks == (16, 32, 64)
+    noise_edit = renderer.render(base.replace(noise=NoiseSpec('const', 0, {'b32.conv0': 0.5})))
+    assert noise_edit.computed_blocks == (32, 64)
+    zero_slider = renderer.render(base.replace(offsets=offsets_from_directions(
+        type('D', (), dict(vectors=[direction(1)], scales=[1.0], layer_start=[0], layer_end=[10]))(), [0.0])))
+    assert zero_slider.computed_blocks == ()
+
+
+# --- noise ---------------------------------------------------------------------------------------
+
+def test_turning_one_layer_off_changes_only_that_layer(G):
+    renderer = Renderer(G)
+    base = RenderRequest(seed=2)
+    on = renderer.render(base)
+    off = renderer.render(base.replace(noise=NoiseSpec('const', 0, {'b64.conv1': 0})))
+    assert off.computed_blocks == (64,) and not np.array_equal(on.image, off.image)
+    # the same as a network whose b64.conv1 has no noise strength at all
+    G2 = tiny_generator()
+    G2.synthesis.b64.conv1.noise_strength.zero_()
+    np.testing.assert_array_equal(Renderer(G2).render(base).image, off.image)
+
+    # random noise: a layer switched off leaves the noise of its neighbour in the block unchanged
+    random = NoiseSpec('random', 21)
+    G3 = tiny_generator()
+    G3.synthesis.b16.conv0.noise_strength.zero_()
+    reference = Renderer(G3).render(base.replace(noise=random)).image
+    result = renderer.render(base.replace(noise=random.with_scale('b16.conv0', 0)))
+    np.testing.assert_array_equal(result.image, reference)
+    assert not np.array_equal(renderer.render(base.replace(noise=random)).image, result.image)
+
+
+def test_noise_settings_never_leak_between_renders(G):
+    before = state_of(G)
+    specs = [NoiseSpec('const'), NoiseSpec('none'), NoiseSpec('random', 3), NoiseSpec('random', 3, {'b8.conv1': 0}),
+             NoiseSpec('const', 0, {'b16.conv0': 4.0, 'b64.conv1': 0})]
+    requests = [RenderRequest(seed=6, noise=spec) for spec in specs]
+    alone = [Renderer(G).render(r).image for r in requests]  # each on a fresh renderer
+    assert len({a.tobytes() for a in alone}) == len(specs)
+
+    shared = Renderer(G)  # one after the other, in shuffled order, on one renderer
+    for idx in [4, 0, 3, 1, 2, 0, 4]:
+        np.testing.assert_array_equal(shared.render(requests[idx]).image, alone[idx])
+
+    results, errors = {}, []
+
+    def work(idx):  # two at once, on two renderers sharing G
+        try:
+            renderer = Renderer(G)
+            for _ in range(3):
+                for j in (idx, idx + 2):
+                    results[(j, _)] = renderer.render(requests[j]).image
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for (j, _), image in results.items():
+        np.testing.assert_array_equal(image, alone[j])
+    assert_state_unchanged(G, before)
+
+
+def test_random_noise_is_reproducible_with_a_seed_and_fresh_without(G):
+    a = Renderer(G).render(RenderRequest(seed=1, noise=NoiseSpec('random', 5))).image
+    b = Renderer(G).render(RenderRequest(seed=1, noise=NoiseSpec('random', 5))).image
+    np.testing.assert_array_equal(a, b)
+    renderer = Renderer(G)
+    unseeded = RenderRequest(seed=1, noise=NoiseSpec('random', None))
+    first, second = renderer.render(unseeded), renderer.render(unseeded)
+    assert not np.array_equal(first.image, second.image)
+    assert second.computed_blocks == (4, 8, 16, 32, 64)  # never served from the cache
+    assert noise_layers(G)[:3] == ['b4.conv1', 'b8.conv0', 'b8.conv1']
+
+
+# --- preview, output size, memory ----------------------------------------------------------------
+
+def test_preview_stops_early_and_the_full_render_reuses_it(G):
+    renderer = Renderer(G)
+    request = RenderRequest(seed=8, psi=0.7)
+    preview = renderer.render(request.replace(preview=True, preview_resolution=16))
+    assert preview.preview and preview.image.shape == (16, 16, 3) and preview.computed_blocks == (4, 8, 16)
+    full = renderer.render(request)
+    assert not full.preview and full.computed_blocks == (32, 64)
+    np.testing.assert_array_equal(full.image, full_render(G, renderer, request)[1])
+    # an edit finer than the preview: the preview would not show it, so the full image is drawn
+    fine = renderer.render(request.replace(preview=True, preview_resolution=16,
+                                           offsets=(Offset(direction(1), 2.0, fine_rows(G)[0], G.num_ws),)))
+    assert not fine.preview and fine.computed_blocks == (64,)
+    sized = renderer.render(request.replace(output_size=24))
+    assert sized.image.shape == (24, 24, 3) and sized.resolution == RES and sized.computed_blocks == ()
+    sized_preview = renderer.render(request.replace(seed=9, preview=True, preview_resolution=32, output_size=RES))
+    assert sized_preview.preview and sized_preview.image.shape == (RES, RES, 3) and sized_preview.resolution == 32
+
+
+def test_cache_memory_is_bounded(G):
+    renderer = Renderer(G, cache_mb=0.2)
+    for seed in range(6):
+        request = RenderRequest(seed=seed)
+        np.testing.assert_array_equal(renderer.render(request).image, full_render(G, renderer, request)[1])
+        info = renderer.cache_info()
+        assert 0 < info['block_bytes'] <= info['block_limit']
+    renderer.clear_cache()
+    assert renderer.cache_info()['block_entries'] == 0
+
+
+# --- latents -------------------------------------------------------------------------------------
+
+def test_ws_follow_the_edit_order(G):
+    renderer = Renderer(G)
+    v = direction(7)
+    request = RenderRequest(seed=3, psi=0.5, mixing=((4, (0, 1)),), offsets=(Offset(v, 2.0, 1, 3),))
+    ws = renderer.ws_for_request(request)
+    z = lambda s: torch.from_numpy(z_from_seed(s, G.z_dim))  # noqa: E731
+    base = G.mapping(z(3), None, truncation_psi=0.5)
+    other = G.mapping(z(4), None, truncation_psi=0.5)
+    expect = base.clone()
+    expect[:, :2] = other[:, :2]
+    expect[:, 1:3] += torch.from_numpy(v).float() * 2.0  # added after truncation: not shrunk by psi
+    torch.testing.assert_close(ws, expect, rtol=0, atol=1e-6)
+    assert torch.equal(truncate(G.mapping(z(3), None), G.mapping.w_avg, 0.5), base)
+    assert torch.equal(mix_ws(base, [(other, (0, 1))])[:, 2:], base[:, 2:])
+    assert torch.equal(add_offsets(base, [(v, 0.0, 0, 10)]), base)
+    saved = np.random.RandomState(1).randn(1, G.w_dim).astype(np.float32)  # a single w: every row
+    ws = renderer.ws_for_request(RenderRequest(w=saved, psi=0.1))
+    assert torch.equal(ws, torch.from_numpy(saved).repeat(G.num_ws, 1)[None])  # explicit w: no truncation
+
+
+def test_bad_latent_input_is_a_clear_error(G, tmp_path):
+    renderer = Renderer(G)
+    with pytest.raises(StylescopeError, match='rows'):
+        renderer.render(RenderRequest(mixing=((1, (0, 10)),)))
+    with pytest.raises(StylescopeError, match='shape'):
+        renderer.render(RenderRequest(w=np.zeros([3, G.w_dim])))
+    with pytest.raises(StylescopeError, match='NaN'):
+        renderer.render(RenderRequest(w=np.full([G.w_dim], np.nan)))
+    with pytest.raises(StylescopeError, match='layers'):
+        renderer.render(RenderRequest(offsets=(Offset(direction(1), 1.0, 4, 11),)))
+    with pytest.raises(StylescopeError):
+        parse_rows('3-1', 10)
+    with pytest.raises(StylescopeError):
+        parse_rows('0-10', 10)
+    assert parse_rows('0-2, 8,1', 10) == (0, 1, 2, 8)
+    conditional = tiny_generator(c_dim=3)
+    cond = Renderer(conditional)
+    with pytest.raises(StylescopeError, match='--class'):
+        cond.render(RenderRequest(seed=1))
+    a, b = cond.render(RenderRequest(seed=1, class_idx=0)), cond.render(RenderRequest(seed=1, class_idx=2))
+    assert not np.array_equal(a.image, b.image) and b.computed_blocks == (4, 8, 16, 32, 64)
+    bad = tmp_path / 'bad.npz'
+    np.savez(bad, w=np.zeros([2, 3]))
+    with pytest.raises(StylescopeError, match='bad.npz'):
+        load_ws_file(bad, G.num_ws, G.w_dim)
+    with pytest.raises(StylescopeError, match='does not exist'):
+        load_ws_file(tmp_path / 'missing.npz', G.num_ws, G.w_dim)
+
+
+def test_load_ws_file_shapes(G, tmp_path):
+    ws = np.random.RandomState(0).randn(2, G.num_ws, G.w_dim).astype(np.float32)
+    np.savez(tmp_path / 'projected_w.npz', w=ws)  # the official projector's layout
+    np.testing.assert_array_equal(load_ws_file(tmp_path / 'projected_w.npz', G.num_ws, G.w_dim), ws)
+    np.save(tmp_path / 'one.npy', ws[0, 0])  # one w: repeated on every row
+    loaded = load_ws_file(tmp_path / 'one.npy', G.num_ws, G.w_dim)
+    assert loaded.shape == (1, G.num_ws, G.w_dim) and (loaded[0] == ws[0, 0]).all()
+    assert as_ws(ws[0], G.num_ws, G.w_dim).shape == (1, G.num_ws, G.w_dim)
+
+
+def test_interpolation_endpoints():
+    rs = np.random.RandomState(0)
+    a, b = rs.randn(2, 16), rs.randn(2, 16)
+    for f in (lerp, slerp):
+        np.testing.assert_array_equal(f(a, b, 0.0), a)
+        np.testing.assert_allclose(f(a, b, 1.0), b, rtol=0, atol=1e-12)
+    mid = slerp(a, b, 0.5)
+    cos = lambda x, y: (x * y).sum(-1) / np.linalg.norm(x, axis=-1) / np.linalg.norm(y, axis=-1)  # noqa: E731
+    np.testing.assert_allclose(cos(mid, a), cos(mid, b), atol=1e-9)  # halfway along the arc
+    norm = lambda x: np.linalg.norm(x, axis=-1)  # noqa: E731
+    np.testing.assert_allclose(norm(mid), (norm(a) + norm(b)) / 2)
+    np.testing.assert_allclose(slerp(a, 3 * a, 0.5), 2 * a)  # parallel: no division by zero
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    assert torch.equal(slerp(ta, tb, 0.0), ta)
+    p = rs.randn(4, 16)
+    np.testing.assert_array_equal(catmull_rom(*p, 0.0), p[1])
+    np.testing.assert_allclose(catmull_rom(*p, 1.0), p[2], atol=1e-12)
+    assert FrozenArray(a) == FrozenArray(a.copy()) and FrozenArray(a) != FrozenArray(b)
