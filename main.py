@@ -14,6 +14,7 @@ COMMANDS = {  # subcommand -> module with run(args) -> exit code
     'generate': 'core.cli_generate',
     'convert': 'core.cli_convert',
     'info': 'core.cli_info',
+    'directions': 'core.cli_directions',
     'video': 'core.cli_video',
 }
 DEVICES = ('auto', 'cpu', 'cuda', 'mps')
@@ -61,6 +62,11 @@ def _add_video(sub, common):
     add_parser(sub, [common])
 
 
+def _add_directions(sub, common):
+    from core.cli_directions import add_parser  # light: its heavy imports wait for run()
+    add_parser(sub, [common])
+
+
 def build_parser():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument('--debug', action='store_true', default=argparse.SUPPRESS,
@@ -68,7 +74,7 @@ def build_parser():
     parser = argparse.ArgumentParser(prog='stylescope', description='StyleGAN2-ADA latent-space explorer.')
     parser.add_argument('--debug', action='store_true', help='show the full traceback on errors')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
-    for add in (_add_explore, _add_generate, _add_convert, _add_info, _add_video):
+    for add in (_add_explore, _add_generate, _add_convert, _add_info, _add_video, _add_directions):
         add(sub, common)
     return parser
 
