@@ -6,8 +6,13 @@ Parsing and dispatch only: each command's body lives in its own module, imported
 """
 import argparse
 import importlib
+import os
 import sys
 import traceback
+
+# Idle OpenMP threads spin by default; when another process loads the 2 cores that can make
+# torch 30x slower (measured, shared/reference/environment.md). Must be set before torch loads.
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 COMMANDS = {  # subcommand -> module with run(args) -> exit code
     'explore': 'explorer.app',
