@@ -5,8 +5,9 @@ A `NoiseSpec` says how every noise layer of the synthesis network draws its nois
   'random': fresh Gaussian noise; 'none': no noise at all;
 - seed: makes 'random' reproducible. Each synthesis block gets its own CPU torch.Generator,
   seeded from (seed, block resolution), so a block's noise never depends on what other blocks
-  drew and the renderer can cache blocks exactly. seed None draws new noise on every render
-  (such renders are never cached);
+  drew and the renderer can cache blocks exactly; a muted layer still takes its share of the
+  block's random stream, so muting one layer never changes another layer's noise. seed None
+  draws new noise on every render (such renders are never cached);
 - scales: per-layer multipliers of the learned noise strength, {'b16.conv0': 0.5, ...};
   0 turns a layer's noise off, missing layers keep 1.
 
@@ -35,6 +36,24 @@ def noise_layers(G):
             if getattr(block, name).use_noise:
                 names.append(f'b{block.resolution}.{name}')
     return names
+
+
+_MUTED_DRAWS = {}  # SynthesisLayer class -> draws random noise at noise_scale 0
+
+
+def _muted_layer_draws(layer):
+    """Whether this kind of layer consumes its random noise even when its noise_scale is 0.
+    Found once per class by running a 1-channel 4x4 instance of it (the global RNG is left alone)."""
+    cls = type(layer)
+    if cls not in _MUTED_DRAWS:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            probe = cls(1, 1, w_dim=1, resolution=4).eval()
+            generator = torch.Generator().manual_seed(0)
+            before = generator.get_state()
+            probe(torch.zeros([1, 1, 4, 4]), torch.zeros([1, 1]), noise_mode='random', noise_scale=0,
+                  noise_generator=generator)
+            _MUTED_DRAWS[cls] = not torch.equal(generator.get_state(), before)
+    return _MUTED_DRAWS[cls]
 
 
 def _block_seed(seed, resolution):
@@ -107,11 +126,11 @@ class NoiseSpec:
             assert self.seed is not None, 'NoiseSpec.block_kwargs needs a seed: call resolved() first'
             generator = torch.Generator(device='cpu')
             generator.manual_seed(_block_seed(self.seed, block.resolution))
-            # A layer whose noise is off draws nothing; draw its share here instead, so the
-            # block's other layer gets the same noise whether or not this one is on.
+            # If a muted layer draws nothing, draw its share here instead, so the block's other
+            # layer gets the same noise whether or not this one is on.
             for name in block.conv_layers():
                 layer = getattr(block, name)
-                if scales[name] != 0:
+                if scales[name] != 0 or _muted_layer_draws(layer):
                     break
                 if layer.use_noise:
                     torch.randn([batch_size, 1, layer.resolution, layer.resolution], generator=generator)
