@@ -171,3 +171,23 @@ def test_video_command(G, tmp_path, monkeypatch):
     assert cli_video.split_direction_spec('C:\\dirs\\d.npz') == ('C:\\dirs\\d.npz', None)
     with pytest.raises(StylescopeError, match='grid'):
         cli_video.parse_grid('2by2')
+
+
+def test_video_command_sweep_grid(G, tmp_path, monkeypatch):
+    from core.directions import DirectionSet
+    monkeypatch.setattr(cli_video, '_open_network', lambda path, device: types.SimpleNamespace(G=G, D=None, meta={}))
+    DirectionSet(np.eye(G.w_dim)[:2], [1.0, 0.5], [0, 2], [G.num_ws, G.num_ws], ['tone', 'smile']).save(
+        tmp_path / 'dirs.npz')
+    parser = argparse.ArgumentParser()
+    cli_video.add_parser(parser.add_subparsers(dest='command'))
+    args = parser.parse_args(['video', '--seeds', '1,2', '--grid', '2x1', '--sweep', f'{tmp_path / "dirs.npz"}:smile',
+                              '--amount', '2', '--fps', '5', '--duration', '2', '--out', str(tmp_path / 'sweep'),
+                              '--device', 'cpu'])
+    assert cli_video.run(args) == 0
+    names = sorted(os.listdir(tmp_path / 'sweep'))
+    assert len(names) == 10 and PIL.Image.open(tmp_path / 'sweep' / names[0]).size == (32, 16)
+    frames = [np.asarray(PIL.Image.open(tmp_path / 'sweep' / n)) for n in names]
+    np.testing.assert_array_equal(frames[1], frames[9])  # -a .. a .. -a: symmetric around the middle
+    args.grid, args.out = '3x1', str(tmp_path / 'bad')
+    with pytest.raises(StylescopeError, match='3x1'):
+        cli_video.run(args)
