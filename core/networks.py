@@ -195,18 +195,19 @@ class SynthesisLayer(torch.nn.Module):
         styles = self.affine(w)
 
         noise = None
-        if self.use_noise and noise_mode != 'none' and noise_scale != 0:
-            if noise_mode == 'random':
-                shape = [x.shape[0], 1, self.resolution, self.resolution]
-                if noise_generator is None:
-                    noise = torch.randn(shape, device=x.device)
-                else:
-                    noise = torch.randn(shape, generator=noise_generator, device=noise_generator.device).to(x.device)
-                noise = noise * self.noise_strength
+        if self.use_noise and noise_mode == 'random':
+            # Drawn even at noise_scale 0: muting one layer must not shift the random stream,
+            # and so the noise, of the layers after it.
+            shape = [x.shape[0], 1, self.resolution, self.resolution]
+            if noise_generator is None:
+                noise = torch.randn(shape, device=x.device)
             else:
-                noise = self.noise_const * self.noise_strength
-            if noise_scale != 1:
-                noise = noise * noise_scale
+                noise = torch.randn(shape, generator=noise_generator, device=noise_generator.device).to(x.device)
+            noise = noise * self.noise_strength if noise_scale != 0 else None
+        elif self.use_noise and noise_mode == 'const' and noise_scale != 0:
+            noise = self.noise_const * self.noise_strength
+        if noise is not None and noise_scale != 1:
+            noise = noise * noise_scale
 
         if fused_modconv is None:
             fused_modconv = _choose_fused_modconv(self, x, self.up)
