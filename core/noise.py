@@ -38,24 +38,6 @@ def noise_layers(G):
     return names
 
 
-_MUTED_DRAWS = {}  # SynthesisLayer class -> draws random noise at noise_scale 0
-
-
-def _muted_layer_draws(layer):
-    """Whether this kind of layer consumes its random noise even when its noise_scale is 0.
-    Found once per class by running a 1-channel 4x4 instance of it (the global RNG is left alone)."""
-    cls = type(layer)
-    if cls not in _MUTED_DRAWS:
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            probe = cls(1, 1, w_dim=1, resolution=4).eval()
-            generator = torch.Generator().manual_seed(0)
-            before = generator.get_state()
-            probe(torch.zeros([1, 1, 4, 4]), torch.zeros([1, 1]), noise_mode='random', noise_scale=0,
-                  noise_generator=generator)
-            _MUTED_DRAWS[cls] = not torch.equal(generator.get_state(), before)
-    return _MUTED_DRAWS[cls]
-
-
 def _block_seed(seed, resolution):
     digest = hashlib.blake2b(f'stylescope-noise:{int(seed)}:{int(resolution)}'.encode(), digest_size=8).digest()
     return int.from_bytes(digest, 'little') & (2 ** 63 - 1)
@@ -117,7 +99,7 @@ class NoiseSpec:
             return ('random', self.seed, tuple(key))
         return ('const', tuple(key))
 
-    def block_kwargs(self, block, batch_size=1):
+    def block_kwargs(self, block):
         """Keyword arguments for `block(x, img, ws, **kwargs)`: noise_mode, noise_scales and, for
         'random', the block's own seeded generator. Needs a seed (call `resolved()` first)."""
         scales = {name: self.scale(f'b{block.resolution}.{name}') for name in block.conv_layers()}
@@ -126,13 +108,7 @@ class NoiseSpec:
             assert self.seed is not None, 'NoiseSpec.block_kwargs needs a seed: call resolved() first'
             generator = torch.Generator(device='cpu')
             generator.manual_seed(_block_seed(self.seed, block.resolution))
-            # If a muted layer draws nothing, draw its share here instead, so the block's other
-            # layer gets the same noise whether or not this one is on.
-            for name in block.conv_layers():
-                layer = getattr(block, name)
-                if scales[name] != 0 or _muted_layer_draws(layer):
-                    break
-                if layer.use_noise:
-                    torch.randn([batch_size, 1, layer.resolution, layer.resolution], generator=generator)
+            # SynthesisLayer draws its noise even when muted, so muting one layer leaves the
+            # stream, and the noise, of the block's other layer unchanged.
             kwargs['noise_generator'] = generator
         return kwargs

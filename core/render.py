@@ -216,7 +216,7 @@ class RenderResult:
 
 def _run_block(block, x, img, ws, start, count, noise, force_fp32):
     return block(x, img, ws.narrow(1, start, count), force_fp32=force_fp32,
-                 **noise.block_kwargs(block, batch_size=ws.shape[0]))
+                 **noise.block_kwargs(block))
 
 
 def _preview_stop(G, resolution):
