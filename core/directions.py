@@ -31,7 +31,7 @@ import zipfile
 import numpy as np
 import torch
 
-from core.errors import StylescopeError
+from core.errors import Cancelled, StylescopeError, is_cancelled
 from core.model_io import fingerprint as model_fingerprint
 from core.model_io import layer_groups as _model_layer_groups
 
@@ -41,10 +41,6 @@ NATIVE_KEYS = ('vectors', 'scales', 'layer_start', 'layer_end', 'meta')
 DEFAULT_COMPONENTS = 80  # GANSpace's default component count
 UNIT_SAMPLES = 5000      # GANSpace measures lat_stdev on 5,000 samples
 SAMPLE_SEED = 1          # GANSpace draws its z from RandomState(1)
-
-
-class Cancelled(Exception):
-    """Long work (direction sampling) stopped because its cancel flag was set."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -57,12 +53,6 @@ def layer_groups(num_ws):
 
 def _device_of(G):
     return next(G.parameters()).device
-
-
-def _is_cancelled(cancel):
-    if cancel is None:
-        return False
-    return cancel.is_set() if hasattr(cancel, 'is_set') else bool(cancel())
 
 
 @torch.no_grad()
@@ -429,7 +419,7 @@ class PCADirections:
             raise StylescopeError(f'PCA needs at least 2 samples, got {self.n_samples}: raise --samples')
         n, mean, scatter = 0, np.zeros(G.w_dim), np.zeros([G.w_dim, G.w_dim])
         for w in iter_w_samples(G, self.n_samples, self.seed, self.chunk):
-            if _is_cancelled(cancel):
+            if is_cancelled(cancel):
                 raise Cancelled('PCA sampling was cancelled')
             b = len(w)
             w_mean = w.mean(axis=0)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import PIL.Image
 
-from core.errors import StylescopeError
+from core.errors import Cancelled, StylescopeError, is_cancelled
 from core.images import make_grid
 from core.latent import catmull_rom, lerp, slerp, z_from_seed
 from core.noise import NoiseSpec
@@ -34,16 +34,6 @@ from core.render import Latent, Offset, RenderRequest
 INTERPOLATIONS = ('lerp', 'slerp', 'cubic')
 SPACES = ('z', 'w')
 FORMATS = ('mp4', 'gif', 'png')
-
-
-class Cancelled(Exception):
-    """The video export stopped because its cancel flag was set; nothing was written."""
-
-
-def _is_cancelled(cancel):
-    if cancel is None:
-        return False
-    return cancel.is_set() if hasattr(cancel, 'is_set') else bool(cancel())
 
 
 @dataclass(frozen=True)
@@ -237,7 +227,7 @@ def _tmp_path(path, suffix=''):
 
 def _each(frames, n_frames, progress, cancel):
     for i, frame in enumerate(frames):
-        if _is_cancelled(cancel):
+        if is_cancelled(cancel):
             raise Cancelled('video export cancelled')
         yield frame
         if progress is not None:
