@@ -21,6 +21,7 @@ COMMANDS = {  # subcommand -> module with run(args) -> exit code
     'info': 'core.cli_info',
     'directions': 'core.cli_directions',
     'video': 'core.cli_video',
+    'dataset': 'train.cli_dataset',
 }
 DEVICES = ('auto', 'cpu', 'cuda', 'mps')
 NETWORK_HELP = ('network file: official .pkl, Stylescope .safetensors or a training run folder '
@@ -72,6 +73,11 @@ def _add_directions(sub, common):
     add_parser(sub, [common])
 
 
+def _add_dataset(sub, common):
+    from train.cli_dataset import add_parser  # light: its heavy imports wait for run()
+    add_parser(sub, [common])
+
+
 def build_parser():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument('--debug', action='store_true', default=argparse.SUPPRESS,
@@ -79,7 +85,8 @@ def build_parser():
     parser = argparse.ArgumentParser(prog='stylescope', description='StyleGAN2-ADA latent-space explorer.')
     parser.add_argument('--debug', action='store_true', help='show the full traceback on errors')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
-    for add in (_add_explore, _add_generate, _add_convert, _add_info, _add_video, _add_directions):
+    for add in (_add_explore, _add_generate, _add_convert, _add_info, _add_video, _add_directions,
+                _add_dataset):
         add(sub, common)
     return parser
 

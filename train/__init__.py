@@ -1,0 +1,1 @@
+"""Training: datasets, ADA augmentation, StyleGAN2 losses, the training loop, metrics."""
