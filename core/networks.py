@@ -185,9 +185,12 @@ class SynthesisLayer(torch.nn.Module):
             self.noise_strength = torch.nn.Parameter(torch.zeros([]))
         self.bias = torch.nn.Parameter(torch.zeros([out_channels]))
 
-    def forward(self, x, w, noise_mode='random', fused_modconv=None, gain=1, noise_scale=1.0, noise_generator=None):
+    def forward(self, x, w, noise_mode='random', fused_modconv=None, gain=1, noise_scale=1.0, noise_generator=None,
+                noise_input=None):
         """noise_scale multiplies this layer's learned noise strength for this call only;
         noise_generator (a torch.Generator) makes noise_mode='random' reproducible;
+        noise_input ([res, res] or [N, 1, res, res]) replaces noise_const / the random draw for this
+        call only (not with noise_mode='none'; gradients flow into it: the projector optimises it);
         fused_modconv None picks the faster route for the device."""
         assert noise_mode in NOISE_MODES, f'noise_mode must be one of {NOISE_MODES}'
         in_res = self.resolution // self.up
@@ -206,6 +209,10 @@ class SynthesisLayer(torch.nn.Module):
             noise = noise * self.noise_strength if noise_scale != 0 else None
         elif self.use_noise and noise_mode == 'const' and noise_scale != 0:
             noise = self.noise_const * self.noise_strength
+        if noise_input is not None and self.use_noise and noise_mode != 'none':
+            assert noise_input.shape[-2:] == (self.resolution, self.resolution), \
+                f'SynthesisLayer@{self.resolution} noise_input has shape {list(noise_input.shape)}'
+            noise = noise_input.to(x.device) * self.noise_strength if noise_scale != 0 else None
         if noise is not None and noise_scale != 1:
             noise = noise * noise_scale
 
@@ -302,33 +309,39 @@ class SynthesisBlock(torch.nn.Module):
         return [name for name in ('conv0', 'conv1') if hasattr(self, name)]
 
     def forward(self, x, img, ws, force_fp32=False, fused_modconv=None, noise_mode='random',
-                noise_scales=None, noise_generator=None):
-        """ws: [N, num_conv + num_torgb, w_dim]; noise_scales: {'conv0': s, 'conv1': s} or None."""
+                noise_scales=None, noise_generator=None, noise_inputs=None):
+        """ws: [N, num_conv + num_torgb, w_dim]; noise_scales: {'conv0': s, 'conv1': s} or None;
+        noise_inputs: {'conv0': map, ...} or None, explicit noise maps (see SynthesisLayer)."""
         assert_shape(ws, [None, self.num_conv + self.num_torgb, self.w_dim], f'b{self.resolution} ws')
         w_iter = iter(ws.unbind(dim=1))
         ref = ws if x is None else x
         dtype = torch.float16 if _use_fp16(self, ref, force_fp32) else torch.float32
         memory_format = self._memory_format(ref, dtype)
         noise_scales = noise_scales or {}
+        noise_inputs = noise_inputs or {}
         layer_kwargs = dict(noise_mode=noise_mode, fused_modconv=fused_modconv, noise_generator=noise_generator)
 
         if self.in_channels == 0:
             x = self.const.to(dtype=dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
             x = x.contiguous(memory_format=memory_format)
-            x = self.conv1(x, next(w_iter), noise_scale=noise_scales.get('conv1', 1.0), **layer_kwargs)
+            x = self.conv1(x, next(w_iter), noise_scale=noise_scales.get('conv1', 1.0),
+                           noise_input=noise_inputs.get('conv1'), **layer_kwargs)
         else:
             assert_shape(x, [None, self.in_channels, self.resolution // 2, self.resolution // 2],
                          f'b{self.resolution} input')
             x = x.to(dtype=dtype, memory_format=memory_format)
             if self.architecture == 'resnet':
                 y = self.skip(x, gain=np.sqrt(0.5))
-                x = self.conv0(x, next(w_iter), noise_scale=noise_scales.get('conv0', 1.0), **layer_kwargs)
+                x = self.conv0(x, next(w_iter), noise_scale=noise_scales.get('conv0', 1.0),
+                               noise_input=noise_inputs.get('conv0'), **layer_kwargs)
                 x = self.conv1(x, next(w_iter), gain=np.sqrt(0.5), noise_scale=noise_scales.get('conv1', 1.0),
-                               **layer_kwargs)
+                               noise_input=noise_inputs.get('conv1'), **layer_kwargs)
                 x = y.add_(x)
             else:
-                x = self.conv0(x, next(w_iter), noise_scale=noise_scales.get('conv0', 1.0), **layer_kwargs)
-                x = self.conv1(x, next(w_iter), noise_scale=noise_scales.get('conv1', 1.0), **layer_kwargs)
+                x = self.conv0(x, next(w_iter), noise_scale=noise_scales.get('conv0', 1.0),
+                               noise_input=noise_inputs.get('conv0'), **layer_kwargs)
+                x = self.conv1(x, next(w_iter), noise_scale=noise_scales.get('conv1', 1.0),
+                               noise_input=noise_inputs.get('conv1'), **layer_kwargs)
 
         if img is not None:
             assert_shape(img, [None, self.img_channels, self.resolution // 2, self.resolution // 2],
@@ -381,17 +394,22 @@ class SynthesisNetwork(torch.nn.Module):
         return ranges
 
     def forward(self, ws, noise_mode='random', force_fp32=False, fused_modconv=None, noise_scales=None,
-                noise_generator=None):
-        """noise_scales: {'b64.conv0': 0.5, ...} multiplies single layers' noise for this call."""
+                noise_generator=None, noise_inputs=None):
+        """noise_scales: {'b64.conv0': 0.5, ...} multiplies single layers' noise for this call;
+        noise_inputs: {'b64.conv0': map [64, 64], ...} replaces single layers' noise maps for this
+        call (the buffers are never written: the projector passes its own optimised copies)."""
         assert_shape(ws, [None, self.num_ws, self.w_dim], 'synthesis ws')
         ws = ws.to(torch.float32)
         noise_scales = noise_scales or {}
+        noise_inputs = noise_inputs or {}
         x = img = None
         for block, (start, count) in zip(self.blocks(), self.block_ws_ranges()):
             prefix = f'b{block.resolution}.'
             scales = {k[len(prefix):]: v for k, v in noise_scales.items() if k.startswith(prefix)}
+            inputs = {k[len(prefix):]: v for k, v in noise_inputs.items() if k.startswith(prefix)}
             x, img = block(x, img, ws.narrow(1, start, count), force_fp32=force_fp32, fused_modconv=fused_modconv,
-                           noise_mode=noise_mode, noise_scales=scales, noise_generator=noise_generator)
+                           noise_mode=noise_mode, noise_scales=scales, noise_generator=noise_generator,
+                           noise_inputs=inputs)
         return img
 
     def extra_repr(self):
