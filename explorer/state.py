@@ -1,0 +1,624 @@
+"""The explorer's editing state, without Qt: what the picture is made of, its undo history,
+favourites, sessions, and the `RenderRequest` it implies.
+
+- `EditState`: one immutable snapshot (latent, class, truncation, directions and their slider
+  values, style mixing, noise). `state.request()` is the RenderRequest the worker renders.
+- `EditorModel`: the evented model the Qt panels bind to (napari style: plain Python,
+  `model.events.<name>.connect(callback)`). It keeps the current state, an undo / redo stack
+  (a slider drag is one step: changes with the same `coalesce` key merge until
+  `end_gesture()`), the A/B toggle, favourites and the open network's facts.
+- Sessions: a JSON file (arrays as base64) holding the state, the favourites and the model
+  fingerprint; loading one made for another model warns.
+- Latent text: copy / paste a latent as a short JSON text (`latent_to_text`, `latent_from_text`).
+
+Nothing here imports Qt, and nothing here runs torch: numbers are numpy arrays.
+"""
+import base64
+import dataclasses
+import json
+import os
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.directions import DirectionSet
+from core.errors import StylescopeError
+from core.noise import NoiseSpec
+from core.render import FrozenArray, Latent, Mix, RenderRequest, offsets_from_directions
+
+SESSION_FORMAT = 'stylescope-session'
+SESSION_VERSION = 1
+MAX_UNDO = 200
+SLIDER_LIMIT = 10.0  # direction sliders run from -10 to +10 units
+
+
+# ----------------------------------------------------------------------------------------------
+# Events
+
+class Event:
+    """A list of callbacks: `connect(cb)`, `disconnect(cb)`, `emit(*args)`."""
+
+    def __init__(self):
+        self._callbacks = []
+
+    def connect(self, callback):
+        self._callbacks.append(callback)
+        return callback
+
+    def disconnect(self, callback):
+        if callback in self._callbacks:
+            self._callbacks.remove(callback)
+
+    def emit(self, *args):
+        for callback in list(self._callbacks):
+            callback(*args)
+
+
+class Events:
+    """The model's events, by name."""
+
+    def __init__(self, *names):
+        for name in names:
+            setattr(self, name, Event())
+
+
+# ----------------------------------------------------------------------------------------------
+# The state
+
+@dataclass(frozen=True)
+class MixSource:
+    """A style-mixing source: `latent` (a seed, or a ws [num_ws, w_dim] such as a favourite's)
+    gives the ws `rows`; `label` is what the GUI shows ('seed 7', a favourite's name)."""
+    label: str
+    latent: Latent
+    rows: tuple = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, 'latent', Latent.of(self.latent))
+        object.__setattr__(self, 'rows', tuple(sorted({int(r) for r in self.rows})))
+
+
+@dataclass(frozen=True)
+class EditState:
+    """Everything that decides the picture. Immutable: edits make new states (`replace` and the
+    `with_*` helpers), so the undo stack simply keeps old ones.
+
+    seed: the latent when `w` is None (official seed -> z). w: an explicit ws [num_ws, w_dim]
+    (a loaded, pasted or projected latent), used as it is; `w_label` says where it came from.
+    directions: a DirectionSet (or None) and `alphas`, one slider value per direction, in its
+    unit. mixing: MixSources; a ws row taken by a later source wins."""
+    seed: int = 0
+    w: FrozenArray = None
+    w_label: str = ''
+    class_idx: int = None
+    psi: float = 1.0
+    cutoff: int = None
+    directions: DirectionSet = None
+    alphas: tuple = ()
+    mixing: tuple = ()
+    noise: NoiseSpec = NoiseSpec()
+
+    def __post_init__(self):
+        if self.w is not None:
+            object.__setattr__(self, 'w', FrozenArray(self.w))
+        object.__setattr__(self, 'psi', float(self.psi))
+        k = 0 if self.directions is None else len(self.directions)
+        alphas = tuple(float(a) for a in self.alphas)
+        if len(alphas) != k:
+            alphas = (alphas + (0.0,) * k)[:k]
+        object.__setattr__(self, 'alphas', alphas)
+        object.__setattr__(self, 'mixing', tuple(self.mixing))
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    # -- what it renders
+    def request(self, preview=False, original=False, preview_resolution=128, output_size=None):
+        """The RenderRequest of this state. original: the unedited image (no direction edits, no
+        style mixing) for the A/B comparison."""
+        latent = dict(w=self.w) if self.w is not None else dict(seed=self.seed)
+        offsets, mixing = (), ()
+        if not original:
+            if self.directions is not None:
+                offsets = offsets_from_directions(self.directions, self.alphas)
+            mixing = tuple(Mix(m.latent, m.rows) for m in self.mixing if m.rows)
+        return RenderRequest(class_idx=self.class_idx, psi=self.psi, cutoff=self.cutoff, mixing=mixing,
+                             offsets=offsets, noise=self.noise, preview=preview,
+                             preview_resolution=preview_resolution, output_size=output_size, **latent)
+
+    @property
+    def is_edited(self):
+        return any(self.alphas) or any(m.rows for m in self.mixing)
+
+    @property
+    def latent_label(self):
+        return f'w from {self.w_label or "a file"}' if self.w is not None else f'seed {self.seed}'
+
+    # -- directions
+    def with_alpha(self, k, value):
+        alphas = list(self.alphas)
+        alphas[k] = float(value)
+        return self.replace(alphas=tuple(alphas))
+
+    def with_range(self, k, start, end):
+        return self.replace(directions=self.directions.with_range(k, int(start), int(end)))
+
+    def add_directions(self, dset):
+        """Append a set's directions (clashing names get ' (2)'...), sliders at 0."""
+        merged = dset if self.directions is None else self.directions.merge(dset)
+        return self.replace(directions=merged, alphas=self.alphas + (0.0,) * len(dset))
+
+    def remove_direction(self, k):
+        if len(self.directions) == 1:
+            return self.replace(directions=None, alphas=())
+        alphas = self.alphas[:k] + self.alphas[k + 1:]
+        return self.replace(directions=self.directions.remove(k), alphas=alphas)
+
+    def rename_direction(self, k, name):
+        name = str(name).strip()
+        if not name:
+            raise StylescopeError('a direction needs a name: type at least one character')
+        return self.replace(directions=self.directions.rename(k, name))
+
+    def reset_edits(self):
+        """Every direction slider back to 0 (mixing and noise stay)."""
+        return self.replace(alphas=(0.0,) * len(self.alphas))
+
+    # -- mixing
+    def with_mix_rows(self, index, rows):
+        """Source `index` takes ws `rows`; other sources give those rows up (one source per row)."""
+        rows = set(int(r) for r in rows)
+        mixing = []
+        for i, m in enumerate(self.mixing):
+            mine = rows if i == index else set(m.rows) - rows
+            mixing.append(dataclasses.replace(m, rows=tuple(mine)))
+        return self.replace(mixing=tuple(mixing))
+
+    def mix_owner(self, row):
+        """Index of the mixing source that gives ws `row`, or None (the base latent)."""
+        owner = None
+        for i, m in enumerate(self.mixing):
+            if row in m.rows:
+                owner = i
+        return owner
+
+    # -- checks against a network
+    def fitted_to(self, num_ws, w_dim, c_dim):
+        """This state made valid for a network (class picked for conditional models, cutoff cut,
+        directions and mixing sources of another w_dim dropped). Returns (state, warnings)."""
+        warnings, state = [], self
+        if state.w is not None and tuple(state.w.shape) not in ((num_ws, w_dim), (w_dim,)):
+            warnings.append(f'the latent w has shape {list(state.w.shape)} but this network wants '
+                            f'[{num_ws}, {w_dim}]: showing seed {state.seed} instead')
+            state = state.replace(w=None, w_label='')
+        if c_dim > 0 and (state.class_idx is None or not 0 <= state.class_idx < c_dim):
+            state = state.replace(class_idx=0)
+        if c_dim == 0 and state.class_idx is not None:
+            state = state.replace(class_idx=None)
+        if state.cutoff is not None and state.cutoff > num_ws:
+            state = state.replace(cutoff=None)
+        if state.directions is not None:
+            if state.directions.w_dim != w_dim:
+                warnings.append(f'the directions are for w_dim {state.directions.w_dim}, this network has '
+                                f'{w_dim}: they were left out')
+                state = state.replace(directions=None, alphas=())
+            elif (state.directions.layer_end > num_ws).any():
+                d = state.directions
+                start = np.minimum(d.layer_start, num_ws - 1)
+                state = state.replace(directions=dataclasses.replace(
+                    d, layer_start=start, layer_end=np.clip(d.layer_end, start + 1, num_ws)))
+        mixing = []
+        for m in state.mixing:
+            if m.latent.w is not None and tuple(m.latent.w.shape) not in ((num_ws, w_dim), (w_dim,)):
+                warnings.append(f"the mixing source '{m.label}' does not fit this network: it was left out")
+                continue
+            mixing.append(dataclasses.replace(m, rows=tuple(r for r in m.rows if r < num_ws)))
+        return state.replace(mixing=tuple(mixing)), warnings
+
+    # -- files
+    def to_dict(self, compact=False):
+        """A JSON-ready dict (arrays base64). compact: only directions whose slider is not 0
+        (for PNG metadata)."""
+        directions, alphas = self.directions, self.alphas
+        if compact and directions is not None:
+            used = [k for k, a in enumerate(alphas) if a]
+            directions = directions.subset(used) if used else None
+            alphas = tuple(alphas[k] for k in used)
+        return dict(seed=self.seed, w=None if self.w is None else encode_array(self.w.array), w_label=self.w_label,
+                    class_idx=self.class_idx, psi=self.psi, cutoff=self.cutoff,
+                    directions=None if directions is None else directions_to_dict(directions),
+                    alphas=list(alphas),
+                    mixing=[dict(label=m.label, latent=_latent_to_dict(m.latent), rows=list(m.rows))
+                            for m in self.mixing],
+                    noise=dict(mode=self.noise.mode, seed=self.noise.seed, scales=[list(s) for s in self.noise.scales]))
+
+    @classmethod
+    def from_dict(cls, d):
+        try:
+            w = d.get('w')
+            directions = d.get('directions')
+            noise = d.get('noise') or {}
+            return cls(seed=int(d.get('seed', 0)), w=None if w is None else decode_array(w),
+                       w_label=str(d.get('w_label', '')), class_idx=d.get('class_idx'),
+                       psi=float(d.get('psi', 1.0)), cutoff=d.get('cutoff'),
+                       directions=None if directions is None else directions_from_dict(directions),
+                       alphas=tuple(d.get('alphas', ())),
+                       mixing=tuple(MixSource(m['label'], _latent_from_dict(m['latent']), m.get('rows', ()))
+                                    for m in d.get('mixing', ())),
+                       noise=NoiseSpec(noise.get('mode', 'const'), noise.get('seed', 0),
+                                       [tuple(s) for s in noise.get('scales', ())]))
+        except StylescopeError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StylescopeError(f'the saved editing state is damaged ({exc}): save the session again') from None
+
+
+# ----------------------------------------------------------------------------------------------
+# Favourites
+
+@dataclass(frozen=True)
+class Favourite:
+    """A stored state with the ws [num_ws, w_dim] it rendered to and a small thumbnail (HWC uint8)."""
+    name: str
+    state: EditState
+    ws: np.ndarray
+    thumbnail: np.ndarray = None
+
+    def to_dict(self):
+        return dict(name=self.name, state=self.state.to_dict(), ws=encode_array(self.ws),
+                    thumbnail=None if self.thumbnail is None else encode_array(self.thumbnail))
+
+    @classmethod
+    def from_dict(cls, d):
+        thumb = d.get('thumbnail')
+        return cls(str(d['name']), EditState.from_dict(d['state']), decode_array(d['ws']),
+                   None if thumb is None else decode_array(thumb))
+
+
+# ----------------------------------------------------------------------------------------------
+# The evented model
+
+class EditorModel:
+    """The explorer's model: current state, undo / redo, A/B, favourites, network facts.
+
+    events: state(new, old) after every change of the state (edits, undo, redo, loads);
+    history(can_undo, can_redo); original(showing_original); dragging(is_dragging);
+    favourites(list); network(info dict)."""
+
+    def __init__(self, state=None, max_undo=MAX_UNDO):
+        self.events = Events('state', 'history', 'original', 'dragging', 'favourites', 'network')
+        self._state = state or EditState()
+        self._undo, self._redo = [], []
+        self._gesture = None
+        self.max_undo = max_undo
+        self.show_original = False
+        self.dragging = False
+        self.favourites = []
+        self.network = None
+
+    @property
+    def state(self):
+        return self._state
+
+    # -- changing the state
+    def set_state(self, new, coalesce=None):
+        """Make `new` the current state. Changes with the same non-None `coalesce` key in a row
+        (a slider drag) become one undo step, until `end_gesture()` or another kind of change."""
+        if new is self._state:
+            return
+        if coalesce is None or coalesce != self._gesture:
+            self._undo.append(self._state)
+            del self._undo[:-self.max_undo]
+            self._redo.clear()
+        self._gesture = coalesce
+        self._set(new)
+
+    def update(self, coalesce=None, **changes):
+        """set_state(state.replace(**changes)); nothing happens when nothing changes."""
+        if all(_same(getattr(self._state, key), value) for key, value in changes.items()):
+            return
+        self.set_state(self._state.replace(**changes), coalesce)
+
+    def end_gesture(self):
+        self._gesture = None
+
+    def undo(self):
+        if self._undo:
+            self._redo.append(self._state)
+            self._gesture = None
+            self._set(self._undo.pop())
+
+    def redo(self):
+        if self._redo:
+            self._undo.append(self._state)
+            self._gesture = None
+            self._set(self._redo.pop())
+
+    @property
+    def can_undo(self):
+        return bool(self._undo)
+
+    @property
+    def can_redo(self):
+        return bool(self._redo)
+
+    def reset(self, state):
+        """A fresh start (a new network): `state` with an empty history."""
+        self._undo.clear()
+        self._redo.clear()
+        self._gesture = None
+        self._set(state)
+
+    def _set(self, new):
+        old, self._state = self._state, new
+        self.events.state.emit(new, old)
+        self.events.history.emit(self.can_undo, self.can_redo)
+
+    # -- view toggles (not part of the undo history)
+    def set_show_original(self, on):
+        if bool(on) != self.show_original:
+            self.show_original = bool(on)
+            self.events.original.emit(self.show_original)
+
+    def set_dragging(self, on):
+        if bool(on) != self.dragging:
+            self.dragging = bool(on)
+            if not on:
+                self.end_gesture()
+            self.events.dragging.emit(self.dragging)
+
+    # -- network
+    def set_network(self, info, keep_state=False):
+        """A network was opened: info holds num_ws, w_dim, c_dim, fingerprint... The history and
+        favourites start afresh unless `keep_state` (the same model again)."""
+        self.network = dict(info)
+        state, _warnings = (self._state if keep_state else EditState()).fitted_to(
+            info['num_ws'], info['w_dim'], info['c_dim'])
+        if not keep_state:
+            self.favourites = []
+            self.events.favourites.emit(self.favourites)
+        self.reset(state)
+        self.events.network.emit(self.network)
+
+    # -- favourites
+    def add_favourite(self, ws, thumbnail=None, name=None, state=None):
+        name = name or _unique_name('favourite', [f.name for f in self.favourites])
+        fav = Favourite(name, state or self._state, np.array(ws, dtype=np.float32), thumbnail)
+        self.favourites = self.favourites + [fav]
+        self.events.favourites.emit(self.favourites)
+        return fav
+
+    def remove_favourite(self, index):
+        self.favourites = self.favourites[:index] + self.favourites[index + 1:]
+        self.events.favourites.emit(self.favourites)
+
+    def rename_favourite(self, index, name):
+        name = str(name).strip()
+        if not name:
+            raise StylescopeError('a favourite needs a name: type at least one character')
+        self.favourites = list(self.favourites)
+        self.favourites[index] = dataclasses.replace(self.favourites[index], name=name)
+        self.events.favourites.emit(self.favourites)
+
+    def restore_favourite(self, index):
+        """The favourite's state becomes the current one (an undoable step)."""
+        self.set_state(self.favourites[index].state)
+
+    # -- sessions
+    def session_dict(self):
+        info = self.network or {}
+        return dict(format=SESSION_FORMAT, version=SESSION_VERSION,
+                    model=dict(fingerprint=info.get('fingerprint'), source=info.get('source'),
+                               num_ws=info.get('num_ws'), w_dim=info.get('w_dim')),
+                    state=self._state.to_dict(), favourites=[f.to_dict() for f in self.favourites])
+
+    def save_session(self, path):
+        write_json_atomic(path, self.session_dict())
+
+    def load_session(self, path):
+        """Replace the state (an undoable step) and the favourites with a session file's.
+        Returns a list of warnings (another model, parts that do not fit this network)."""
+        return self.apply_session(read_session(path), os.fspath(path))
+
+    def apply_session(self, session, where='the session'):
+        info = self.network or {}
+        warnings = []
+        saved_for = (session.get('model') or {}).get('fingerprint')
+        if saved_for and info.get('fingerprint') and saved_for != info['fingerprint']:
+            warnings.append(f"{where} was saved with another model (fingerprint {saved_for}, this one is "
+                            f"{info['fingerprint']}): seeds, favourites and directions may look different")
+        state = EditState.from_dict(session['state'])
+        favourites = [Favourite.from_dict(f) for f in session.get('favourites', ())]
+        if self.network is not None:
+            state, more = state.fitted_to(info['num_ws'], info['w_dim'], info['c_dim'])
+            warnings += more
+            kept = [f for f in favourites if f.ws.shape == (info['num_ws'], info['w_dim'])]
+            if len(kept) < len(favourites):
+                warnings.append(f'{len(favourites) - len(kept)} favourites do not fit this network and were left out')
+            favourites = kept
+        self.set_state(state)
+        self.favourites = favourites
+        self.events.favourites.emit(self.favourites)
+        return warnings
+
+
+def _same(a, b):
+    if a is b:
+        return True
+    if isinstance(a, (DirectionSet, np.ndarray)) or isinstance(b, (DirectionSet, np.ndarray)):
+        return False
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _unique_name(base, taken):
+    n = len(taken) + 1
+    while f'{base} {n}' in taken:
+        n += 1
+    return f'{base} {n}'
+
+
+# ----------------------------------------------------------------------------------------------
+# Encoding arrays, directions, latents
+
+def encode_array(array):
+    array = np.ascontiguousarray(array)
+    if array.dtype.kind == 'f':
+        array = array.astype('<f4')
+    elif array.dtype == np.uint8:
+        pass
+    else:
+        array = array.astype('<i8')
+    return dict(dtype=array.dtype.str, shape=list(array.shape), data=base64.b64encode(array.tobytes()).decode('ascii'))
+
+
+def decode_array(d):
+    try:
+        dtype = np.dtype(d['dtype'])
+        if dtype.kind not in 'fiu':
+            raise ValueError(f'dtype {dtype} is not a number type')
+        array = np.frombuffer(base64.b64decode(d['data']), dtype=dtype).reshape(d['shape'])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StylescopeError(f'a saved array is damaged ({exc}): save the session again') from None
+    if array.dtype.kind == 'f' and not np.isfinite(array).all():
+        raise StylescopeError('a saved array holds NaN or infinite values: save the session again')
+    return array.copy()
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def directions_to_dict(dset):
+    return dict(vectors=encode_array(dset.vectors), scales=encode_array(dset.scales),
+                layer_start=[int(v) for v in dset.layer_start], layer_end=[int(v) for v in dset.layer_end],
+                centers=encode_array(dset.centers), names=list(dset.names), meta=_plain(dset.meta))
+
+
+def directions_from_dict(d):
+    try:
+        return DirectionSet(decode_array(d['vectors']), decode_array(d['scales']), np.array(d['layer_start']),
+                            np.array(d['layer_end']), d['names'], d.get('meta') or {},
+                            decode_array(d['centers']) if d.get('centers') else None)
+    except ValueError as exc:
+        raise StylescopeError(f'the saved directions are damaged ({exc}): save the session again') from None
+
+
+def _latent_to_dict(latent):
+    return dict(seed=latent.seed) if latent.w is None else dict(w=encode_array(latent.w.array))
+
+
+def _latent_from_dict(d):
+    return Latent(seed=int(d['seed'])) if d.get('w') is None else Latent(w=decode_array(d['w']))
+
+
+# ----------------------------------------------------------------------------------------------
+# Session files
+
+def write_json_atomic(path, data):
+    """Write JSON under a temporary name in the same folder, then rename: never half-written."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f'.{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp')
+    try:
+        with open(tmp, 'w', encoding='utf-8') as f:
+            json.dump(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def read_session(path):
+    """A session file's dict; refuses anything that is not a Stylescope session."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise StylescopeError(f"session file '{path}' does not exist: check the path")
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise StylescopeError(f"'{path}' is not a readable session file ({exc}): "
+                              'open a .json session saved by Stylescope') from None
+    if not isinstance(data, dict) or data.get('format') != SESSION_FORMAT or 'state' not in data:
+        raise StylescopeError(f"'{path}' is not a Stylescope session file: open a .json session saved by Stylescope")
+    if int(data.get('version', 0)) > SESSION_VERSION:
+        raise StylescopeError(f"'{path}' was saved by a newer Stylescope (session version {data['version']}): "
+                              'update Stylescope to open it')
+    return data
+
+
+# ----------------------------------------------------------------------------------------------
+# Latents as text (copy / paste)
+
+def latent_to_text(state, ws=None):
+    """The current latent as one line of JSON: {"seed": 42} (with "class" on conditional models),
+    or {"w": [num_ws, w_dim] as base64 float32}. Pass `ws` to copy an edited ws instead."""
+    if ws is None and state.w is None:
+        d = dict(seed=state.seed)
+    else:
+        array = np.asarray(ws if ws is not None else state.w.array, dtype=np.float32)
+        d = dict(w=base64.b64encode(array.astype('<f4').tobytes()).decode('ascii'), shape=list(array.shape))
+    if state.class_idx is not None:
+        d['class'] = state.class_idx
+    return json.dumps(d)
+
+
+def latent_from_text(text, num_ws, w_dim):
+    """Parse a pasted latent into EditState changes: a seed ('42', {"seed": 42}), a w as
+    {"w": base64, "shape": [...]} or as a JSON list [w_dim] / [num_ws, w_dim]."""
+    text = str(text).strip()
+    bad = StylescopeError('the clipboard holds no latent: copy one from Stylescope, or paste a seed number '
+                          f'or a JSON list of {w_dim} (or {num_ws} x {w_dim}) numbers')
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise bad from None
+    changes = {}
+    if isinstance(data, dict) and isinstance(data.get('class'), int):
+        changes['class_idx'] = data['class']
+    if isinstance(data, dict) and 'seed' in data:
+        data = data['seed']
+    if isinstance(data, bool):
+        raise bad
+    if isinstance(data, int):
+        if not 0 <= data < 2 ** 32:
+            raise StylescopeError(f'seed {data} is out of range: use a whole number from 0 to {2 ** 32 - 1}')
+        return dict(changes, seed=data, w=None, w_label='')
+    if isinstance(data, dict) and isinstance(data.get('w'), str):
+        try:
+            array = np.frombuffer(base64.b64decode(data['w']), dtype='<f4').reshape(data.get('shape', [-1]))
+        except (TypeError, ValueError):
+            raise bad from None
+    elif isinstance(data, list):
+        try:
+            array = np.array(data, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise bad from None
+    else:
+        raise bad
+    array = np.asarray(array, dtype=np.float32)
+    if array.ndim == 3 and array.shape[0] == 1:
+        array = array[0]
+    if array.shape == (w_dim,):
+        array = np.repeat(array[None], num_ws, axis=0)
+    if array.shape != (num_ws, w_dim):
+        raise StylescopeError(f'the pasted latent has shape {list(array.shape)}: this network wants '
+                              f'[{w_dim}] or [{num_ws}, {w_dim}]')
+    if not np.isfinite(array).all():
+        raise StylescopeError('the pasted latent holds NaN or infinite values: copy it again')
+    return dict(changes, w=array, w_label='pasted latent')

@@ -1,0 +1,191 @@
+"""The explorer's editing state without Qt: requests, undo / redo, sessions, latent text."""
+import json
+
+import numpy as np
+import pytest
+
+from core.directions import DirectionSet
+from core.errors import StylescopeError
+from core.noise import NoiseSpec
+from core.render import Latent
+from explorer.state import (EditorModel, EditState, MixSource, latent_from_text, latent_to_text, read_session)
+
+NUM_WS, W_DIM = 10, 16
+INFO = dict(num_ws=NUM_WS, w_dim=W_DIM, c_dim=0, fingerprint='aaaa', source='tiny.safetensors')
+
+
+def dset(k=3, w_dim=W_DIM, names=None):
+    rng = np.random.RandomState(k)
+    return DirectionSet(rng.randn(k, w_dim), np.linspace(1, 2, k), np.zeros(k, int), np.full(k, NUM_WS),
+                        names or [f'd{i}' for i in range(k)], dict(method='pca'))
+
+
+def model_with_network():
+    model = EditorModel()
+    model.set_network(INFO)
+    return model
+
+
+def test_request_follows_the_state():
+    d = dset()
+    state = EditState(seed=5, psi=0.7, cutoff=4, directions=d, alphas=(0, 2.0, 0),
+                      mixing=(MixSource('seed 9', 9, (8, 9)),), noise=NoiseSpec('random', 3))
+    req = state.request()
+    assert req.seed == 5 and req.psi == 0.7 and req.cutoff == 4 and req.noise == NoiseSpec('random', 3)
+    assert len(req.offsets) == 1
+    off = req.offsets[0]
+    assert off.amount == pytest.approx(2.0 * d.scales[1]) and (off.start, off.end) == (0, NUM_WS)
+    np.testing.assert_array_equal(off.vector.array, d.vectors[1])
+    assert req.mixing[0].source == Latent(seed=9) and req.mixing[0].rows == (8, 9)
+    original = state.request(original=True)
+    assert original.offsets == () and original.mixing == () and original.seed == 5
+    assert state.request(preview=True).preview
+    w = np.ones([NUM_WS, W_DIM], np.float32)
+    assert EditState(w=w).request().w.shape == (NUM_WS, W_DIM)
+    assert state.is_edited and not any(state.reset_edits().alphas) and state.reset_edits().is_edited  # mixing stays
+
+
+def test_direction_helpers_keep_sliders_aligned():
+    state = EditState().add_directions(dset(2)).with_alpha(1, 3.0)
+    state = state.add_directions(dset(2))  # clashing names get a suffix
+    assert state.directions.names == ['d0', 'd1', 'd0 (2)', 'd1 (2)'] and state.alphas == (0, 3.0, 0, 0)
+    state = state.remove_direction(0)
+    assert state.directions.names == ['d1', 'd0 (2)', 'd1 (2)'] and state.alphas == (3.0, 0, 0)
+    state = state.rename_direction(0, 'smile').with_range(0, 2, 5)
+    assert state.directions.names[0] == 'smile' and (state.directions.layer_start[0], state.directions.layer_end[0]) == (2, 5)
+    with pytest.raises(StylescopeError):
+        state.rename_direction(0, 'd0 (2)')
+    for _ in range(3):
+        state = state.remove_direction(0)
+    assert state.directions is None and state.alphas == ()
+
+
+def test_mixing_rows_belong_to_one_source():
+    state = EditState(mixing=(MixSource('a', 1), MixSource('b', 2)))
+    state = state.with_mix_rows(0, [0, 1, 2, 3]).with_mix_rows(1, [2, 3, 4])
+    assert state.mixing[0].rows == (0, 1) and state.mixing[1].rows == (2, 3, 4)
+    assert state.mix_owner(3) == 1 and state.mix_owner(0) == 0 and state.mix_owner(7) is None
+
+
+def test_undo_redo_and_drag_coalescing():
+    model = model_with_network()
+    seen = []
+    model.events.state.connect(lambda new, old: seen.append(new))
+    model.update(seed=1)
+    model.update(seed=2)
+    for psi in (0.9, 0.8, 0.7):  # one drag
+        model.update(coalesce='psi', psi=psi)
+    model.end_gesture()
+    model.update(coalesce='psi', psi=0.5)  # a new drag
+    assert model.state.psi == 0.5 and len(seen) == 6
+    model.undo()
+    assert model.state.psi == 0.7
+    model.undo()
+    assert model.state.psi == 1.0 and model.state.seed == 2
+    model.undo()
+    assert model.state.seed == 1
+    model.redo()
+    model.redo()
+    assert model.state.psi == 0.7 and model.can_redo
+    model.update(seed=9)  # a new edit drops the redo branch
+    assert not model.can_redo
+    model.update(seed=9)  # no change, no step
+    model.undo()
+    assert model.state.seed == 2 and model.state.psi == 0.7
+
+
+def test_dragging_ends_the_gesture():
+    model = model_with_network()
+    model.set_dragging(True)
+    model.update(coalesce='a', psi=0.5)
+    model.update(coalesce='a', psi=0.4)
+    model.set_dragging(False)
+    model.update(coalesce='a', psi=0.3)
+    model.undo()
+    assert model.state.psi == 0.4
+    model.undo()
+    assert model.state.psi == 1.0
+
+
+def test_new_network_starts_afresh_and_fits_the_state():
+    model = model_with_network()
+    model.update(seed=4, directions=dset(), alphas=(1, 0, 0))
+    model.add_favourite(np.zeros([NUM_WS, W_DIM]))
+    model.set_network(dict(INFO, c_dim=5, fingerprint='bbbb'))
+    assert model.state.seed == 0 and model.state.class_idx == 0 and not model.can_undo and model.favourites == []
+    state, warnings = EditState(directions=dset(w_dim=8), cutoff=99, class_idx=3).fitted_to(NUM_WS, W_DIM, 0)
+    assert state.directions is None and state.cutoff is None and state.class_idx is None and warnings
+
+
+def test_session_round_trip(tmp_path):
+    model = model_with_network()
+    w = np.random.RandomState(0).randn(NUM_WS, W_DIM).astype(np.float32)
+    model.update(w=w, w_label='projected_w.npz', psi=0.6, cutoff=8, directions=dset(), alphas=(0.5, 0, -2.0),
+                 mixing=(MixSource('seed 3', 3, (0, 1)), MixSource('fav', Latent(w=w * 2), (9,))),
+                 noise=NoiseSpec('random', 11, {'b8.conv0': 0.0, 'b16.conv1': 1.5}))
+    model.add_favourite(w, np.full([8, 8, 3], 7, np.uint8), name='nice')
+    path = tmp_path / 'session.json'
+    model.save_session(path)
+    saved = model.state
+
+    other = model_with_network()
+    assert other.load_session(path) == []
+    s = other.state
+    assert s.request() == saved.request()
+    assert s.w_label == 'projected_w.npz' and s.directions.names == saved.directions.names
+    np.testing.assert_array_equal(s.directions.vectors, saved.directions.vectors)
+    np.testing.assert_array_equal(s.directions.centers, saved.directions.centers)
+    assert s.directions.meta['method'] == 'pca'
+    fav = other.favourites[0]
+    assert fav.name == 'nice' and fav.thumbnail.dtype == np.uint8 and fav.thumbnail.shape == (8, 8, 3)
+    np.testing.assert_array_equal(fav.ws, w)
+    other.undo()  # loading a session is one undoable step
+    assert other.state.request() == EditState().request()
+    json.loads(path.read_text())  # plain JSON
+
+
+def test_session_from_another_model_warns(tmp_path):
+    model = model_with_network()
+    model.update(seed=3)
+    path = tmp_path / 's.json'
+    model.save_session(path)
+    other = EditorModel()
+    other.set_network(dict(INFO, fingerprint='zzzz'))
+    warnings = other.load_session(path)
+    assert len(warnings) == 1 and 'another model' in warnings[0] and other.state.seed == 3
+
+
+def test_bad_session_files_are_refused(tmp_path):
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"hello": 1}')
+    with pytest.raises(StylescopeError, match='not a Stylescope session'):
+        read_session(bad)
+    bad.write_text('not json')
+    with pytest.raises(StylescopeError, match='not a readable session'):
+        read_session(bad)
+    with pytest.raises(StylescopeError, match='does not exist'):
+        read_session(tmp_path / 'missing.json')
+    # the atomic writer leaves nothing behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['bad.json']
+
+
+def test_latent_text_round_trip():
+    state = EditState(seed=42)
+    assert latent_from_text(latent_to_text(state), NUM_WS, W_DIM) == dict(seed=42, w=None, w_label='')
+    assert latent_from_text('7', NUM_WS, W_DIM)['seed'] == 7
+    ws = np.random.RandomState(1).randn(NUM_WS, W_DIM).astype(np.float32)
+    changes = latent_from_text(latent_to_text(state, ws=ws), NUM_WS, W_DIM)
+    np.testing.assert_array_equal(changes['w'], ws)
+    one = latent_from_text(json.dumps(list(range(W_DIM))), NUM_WS, W_DIM)['w']
+    assert one.shape == (NUM_WS, W_DIM) and one[3, 5] == 5
+    assert latent_from_text('{"seed": 3, "class": 2}', NUM_WS, W_DIM)['class_idx'] == 2
+    for text in ('hello', '[1, 2]', 'true', '{"w": "!!"}'):
+        with pytest.raises(StylescopeError):
+            latent_from_text(text, NUM_WS, W_DIM)
+
+
+def test_compact_state_keeps_only_used_directions():
+    state = EditState(directions=dset(), alphas=(0, 1.5, 0))
+    d = state.to_dict(compact=True)
+    assert d['directions']['names'] == ['d1'] and d['alphas'] == [1.5]
+    assert EditState.from_dict(d).request() == state.request()
