@@ -22,6 +22,7 @@ COMMANDS = {  # subcommand -> module with run(args) -> exit code
     'directions': 'core.cli_directions',
     'video': 'core.cli_video',
     'dataset': 'train.cli_dataset',
+    'metrics': 'train.cli_metrics',
 }
 DEVICES = ('auto', 'cpu', 'cuda', 'mps')
 NETWORK_HELP = ('network file: official .pkl, Stylescope .safetensors or a training run folder '
@@ -78,6 +79,11 @@ def _add_dataset(sub, common):
     add_parser(sub, [common])
 
 
+def _add_metrics(sub, common):
+    from train.cli_metrics import add_parser  # light: its heavy imports wait for run()
+    add_parser(sub, [common])
+
+
 def build_parser():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument('--debug', action='store_true', default=argparse.SUPPRESS,
@@ -86,7 +92,7 @@ def build_parser():
     parser.add_argument('--debug', action='store_true', help='show the full traceback on errors')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     for add in (_add_explore, _add_generate, _add_convert, _add_info, _add_video, _add_directions,
-                _add_dataset):
+                _add_dataset, _add_metrics):
         add(sub, common)
     return parser
 
