@@ -21,6 +21,7 @@ COMMANDS = {  # subcommand -> module with run(args) -> exit code
     'info': 'core.cli_info',
     'directions': 'core.cli_directions',
     'video': 'core.cli_video',
+    'train': 'train.cli_train',
     'dataset': 'train.cli_dataset',
     'metrics': 'train.cli_metrics',
 }
@@ -74,6 +75,11 @@ def _add_directions(sub, common):
     add_parser(sub, [common])
 
 
+def _add_train(sub, common):
+    from train.cli_train import add_parser  # light: its heavy imports wait for run()
+    add_parser(sub, [common])
+
+
 def _add_dataset(sub, common):
     from train.cli_dataset import add_parser  # light: its heavy imports wait for run()
     add_parser(sub, [common])
@@ -92,7 +98,7 @@ def build_parser():
     parser.add_argument('--debug', action='store_true', help='show the full traceback on errors')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     for add in (_add_explore, _add_generate, _add_convert, _add_info, _add_video, _add_directions,
-                _add_dataset, _add_metrics):
+                _add_train, _add_dataset, _add_metrics):
         add(sub, common)
     return parser
 

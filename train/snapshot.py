@@ -1,0 +1,173 @@
+"""Run folders and snapshots: what a training run writes, and how a run is picked up again.
+
+A snapshot is a pair written atomically (temporary name, fsync, rename), the network last:
+  training-state-NNNNNN.pt             optimiser states, counters, per-process RNG states,
+                                       ADA and path-length state (torch.save; loaded weights_only)
+  network-snapshot-NNNNNN.safetensors  G_ema, G, D via core.model_io.save_network, with
+                                       augment_p, training_set_kwargs, kimg and cur_nimg metadata
+NNNNNN is the kimg reached. A snapshot counts only when both files exist and agree on cur_nimg,
+so a process killed at any moment leaves the newest complete snapshot to resume from.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+
+import safetensors
+import torch
+
+from core.errors import StylescopeError
+from core.model_io import save_network
+
+NETWORK_NAME = 'network-snapshot-{:06d}.safetensors'
+STATE_NAME = 'training-state-{:06d}.pt'
+STATE_FORMAT = 'stylescope-training-state'
+_NETWORK_RE = re.compile(r'^network-snapshot-(\d+)\.safetensors$')
+_RUN_RE = re.compile(r'^(\d+)-')
+
+
+def atomic_write(path, write):
+    """write(tmp_path), fsync, then rename over path; the temporary file never survives."""
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f'.{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp')
+    try:
+        write(tmp)
+        with open(tmp, 'rb+') as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise StylescopeError(f'could not write {path} ({e.strerror or e}); check the folder is writable and has '
+                              f'free space.') from None
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_json(path, obj):
+    def write(tmp):
+        with open(tmp, 'w') as f:
+            json.dump(obj, f, indent=2)
+    atomic_write(path, write)
+
+
+def save_snapshot(run_dir, cur_nimg, G, D, G_ema, state, augment_p, training_set_kwargs):
+    """Write the pair for cur_nimg; returns the network path."""
+    number = cur_nimg // 1000
+    state = dict(state, format=STATE_FORMAT, version=1, cur_nimg=cur_nimg)
+    atomic_write(os.path.join(run_dir, STATE_NAME.format(number)), lambda tmp: torch.save(state, tmp))
+    net_path = os.path.join(run_dir, NETWORK_NAME.format(number))
+    save_network(net_path, G_ema, D=D, G=G, extra_meta=dict(
+        augment_p=augment_p, training_set_kwargs=training_set_kwargs, kimg=cur_nimg / 1000, cur_nimg=cur_nimg))
+    return net_path
+
+
+def _network_nimg(path):
+    try:
+        with safetensors.safe_open(path, framework='pt') as f:
+            return int(json.loads((f.metadata() or {}).get('cur_nimg', 'null')))
+    except Exception:  # unreadable or foreign file: not a complete snapshot
+        return None
+
+
+def load_state(path):
+    """The training-state dict, loaded without unpickling code (torch weights_only)."""
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:
+        raise StylescopeError(f'{path} cannot be read as a Stylescope training state ({type(e).__name__}); resume '
+                              f'from an older snapshot or start a new run.') from None
+    if not isinstance(state, dict) or state.get('format') != STATE_FORMAT:
+        raise StylescopeError(f'{path} is not a Stylescope training state; resume from a run folder or a '
+                              f'network-snapshot-*.safetensors written by this trainer.')
+    return state
+
+
+def complete_snapshots(run_dir):
+    """[(number, network path, state path)] of complete pairs, newest first."""
+    found = []
+    for entry in os.scandir(run_dir):
+        m = _NETWORK_RE.match(entry.name)
+        if not m:
+            continue
+        number = int(m.group(1))
+        state_path = os.path.join(run_dir, STATE_NAME.format(number))
+        if os.path.isfile(state_path):
+            found.append((number, entry.path, state_path))
+    return sorted(found, reverse=True)
+
+
+def load_complete(run_dir):
+    """Newest complete snapshot of run_dir -> (network path, state path, state), or None."""
+    for _number, net_path, state_path in complete_snapshots(run_dir):
+        nimg = _network_nimg(net_path)
+        if nimg is None:
+            continue
+        try:
+            state = load_state(state_path)
+        except StylescopeError:
+            continue
+        if state.get('cur_nimg') == nimg:
+            return net_path, state_path, state
+    return None
+
+
+def run_folders(outdir):
+    """Run folders of outdir ('NNNNN-...'), newest (highest number) first."""
+    if not os.path.isdir(outdir):
+        return []
+    runs = [(int(m.group(1)), e.path) for e in os.scandir(outdir) if e.is_dir() and (m := _RUN_RE.match(e.name))]
+    return [path for _, path in sorted(runs, reverse=True)]
+
+
+def latest_run(outdir):
+    """The newest run folder in outdir that has a complete snapshot -> (run_dir, network path, state path,
+    state)."""
+    for run_dir in run_folders(outdir):
+        found = load_complete(run_dir)
+        if found:
+            return (run_dir,) + found
+    raise StylescopeError(f'--resume latest found no run folder with a complete snapshot in {outdir}; give --outdir '
+                          f'the folder your runs are in, or --resume a run folder or network file.')
+
+
+def new_run_dir(outdir, desc):
+    """outdir/NNNNN-desc with the next free number, created."""
+    try:
+        os.makedirs(outdir, exist_ok=True)
+    except OSError as e:
+        raise StylescopeError(f'cannot create --outdir {outdir} ({e.strerror}); choose another folder.') from None
+    used = [int(m.group(1)) for name in os.listdir(outdir) if (m := _RUN_RE.match(name))]
+    run_dir = os.path.join(outdir, f'{max(used, default=-1) + 1:05d}-{desc}')
+    os.makedirs(run_dir)
+    return run_dir
+
+
+def remove_temp_files(run_dir):
+    """Delete temporaries an interrupted write left behind ('.name.xxxxxxxx.tmp')."""
+    for entry in os.scandir(run_dir):
+        if entry.name.startswith('.') and entry.name.endswith('.tmp') and entry.is_file():
+            os.remove(entry.path)
+
+
+def trim_stats(run_dir, cur_nimg, name='stats.jsonl'):
+    """Keep only the stats lines up to cur_nimg (a resumed run writes the rest again); drops a
+    line cut short by a kill."""
+    path = os.path.join(run_dir, name)
+    if not os.path.isfile(path):
+        return
+    keep = []
+    with open(path) as f:
+        for line in f:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get('kimg', 0) * 1000 <= cur_nimg + 0.5:
+                keep.append(json.dumps(entry) + '\n')
+
+    def write(tmp):
+        with open(tmp, 'w') as f:
+            f.writelines(keep)
+    atomic_write(path, write)
