@@ -24,3 +24,12 @@ def resolve_device(name='auto'):
     if name == 'mps' and not _mps_available():
         raise StylescopeError("device 'mps' was asked for but torch has no Apple MPS backend here: use --device cpu")
     return torch.device(name)
+
+
+def set_torch_threads(reserve=1):
+    """Give torch's intra-op pool every core but `reserve` (at least one thread), so a GUI thread
+    keeps a core of its own while the render thread works. Returns the thread count."""
+    import os
+    threads = max(1, (os.cpu_count() or 1) - int(reserve))
+    torch.set_num_threads(threads)
+    return threads

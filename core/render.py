@@ -375,6 +375,10 @@ class Renderer:
                 ws = add_offsets(ws, [(o.vector.array, o.amount, o.start, o.end) for o in request.offsets])
             return ws.clone()
 
+    def ws_array(self, request):
+        """The request's ws as a float32 numpy array [num_ws, w_dim] (for callers without torch)."""
+        return self.ws_for_request(request)[0].cpu().numpy()
+
     # -- synthesis --
 
     def _block_keys(self, ws, noise, stop):

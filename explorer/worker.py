@@ -1,29 +1,31 @@
-"""Rendering off the GUI thread.
+"""Everything torch does for the explorer happens on one thread, owned by this module.
 
-`RenderClient` lives in the GUI thread and owns a QThread running a `RenderWorker`. Requests
-go into a one-slot mailbox, so a burst of slider moves renders only the newest one; every
-result carries its request id and the client drops results that are no longer the newest.
-The worker calls core functions (which use torch); the explorer's widgets never do.
+`RenderClient` lives in the GUI thread and owns a QThread running a `RenderWorker`, which owns
+the open network and its `core.render.Renderer`.
+
+- Renders: `client.request(render_request)` puts the request in a one-slot mailbox, so requests
+  arriving during a render replace each other and only the newest is rendered. Every result
+  carries its request id; the client drops results that are no longer the newest. A failing
+  render becomes a `render_failed` message, never a crash.
+- Jobs: `client.submit(kind, **params)` runs one of `explorer.jobs.JOBS` (opening a network,
+  PCA / SeFa, direction files, batches of thumbnails, labels -> direction, image / w / video
+  export) on the same thread, one after another, and returns a `Job` with progress, partial
+  results, finished / failed / cancelled signals and `cancel()`. Whenever a job reports progress
+  the worker first renders the newest pending request, so the picture keeps following the
+  sliders during long work while only one torch thread pool is ever busy.
+- Opening a network is a job: if it fails, the previous network stays open and usable.
+
+The explorer's widgets never call torch; only this thread (through core functions) does.
 """
-import os
+import itertools
 import threading
 import time
 from dataclasses import dataclass
 
 from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
-from core.default_model import open_network_or_default
-from core.device import resolve_device
-from core.errors import StylescopeError
-from core.latent import class_vector
-from core.render import render_seeds
-
-
-@dataclass(frozen=True)
-class SeedRequest:
-    request_id: int
-    seed: int
-    psi: float
+from core.errors import Cancelled, StylescopeError, is_cancelled
+from explorer import jobs
 
 
 class LatestRequest:
@@ -43,105 +45,257 @@ class LatestRequest:
         return item
 
 
-def _network_info(net, device):
-    meta = net.meta
-    source = meta.get('source') or 'network'
-    name = 'random network' if meta.get('random_init') else os.path.basename(str(source).rstrip('/\\'))
-    return dict(name=name, source=str(source), resolution=net.G.img_resolution, device=str(device),
-                random_init=bool(meta.get('random_init')), c_dim=net.G.c_dim, num_ws=net.G.num_ws)
+@dataclass
+class _JobSpec:
+    job_id: int
+    kind: str
+    params: dict
+    cancel: threading.Event
+
+
+def error_sentence(exc, what='the work'):
+    """A user-facing sentence for an exception: StylescopeError's own text, else what failed."""
+    if isinstance(exc, StylescopeError):
+        return str(exc)
+    return f'{what} failed ({type(exc).__name__}: {exc})'
+
+
+class JobContext:
+    """What a job function gets: the open network and renderer, `progress(done, total)`
+    (which also renders pending requests and raises Cancelled when asked to stop), `partial(x)`
+    for results as they come, `cancel` (an Event to hand to core functions) and `install(net)`
+    to make a freshly opened network the current one."""
+
+    def __init__(self, worker, spec):
+        self._worker = worker
+        self._spec = spec
+        self.cancel = spec.cancel
+
+    @property
+    def net(self):
+        if self._worker.net is None:
+            raise StylescopeError('no network is open: open a network file first')
+        return self._worker.net
+
+    @property
+    def renderer(self):
+        self.net  # noqa: B018 -- raises the sentence above when nothing is open
+        return self._worker.renderer
+
+    @property
+    def G(self):
+        return self.net.G
+
+    def progress(self, done, total):
+        self._worker.job_progress.emit(self._spec.job_id, int(done), int(total))
+        self._worker.render_pending()
+        if is_cancelled(self.cancel):
+            raise Cancelled(f'{self._spec.kind} cancelled')
+
+    def partial(self, value):
+        self._worker.job_partial.emit(self._spec.job_id, value)
+
+    def install(self, net, device):
+        self._worker.install(net, device)
 
 
 class RenderWorker(QObject):
-    """Runs in the render thread: opens networks and renders the newest request."""
-    loaded = pyqtSignal(dict)
-    rendered = pyqtSignal(int, object, float)  # request id, HWC uint8 array, milliseconds
-    failed = pyqtSignal(int, str)  # request id (0: opening the network), one-sentence message
+    """Lives in the render thread: renders the newest request, runs jobs."""
+    rendered = pyqtSignal(object)              # RenderResult
+    render_failed = pyqtSignal(int, str)       # request id, sentence
+    job_progress = pyqtSignal(int, int, int)   # job id, done, total
+    job_partial = pyqtSignal(int, object)
+    job_finished = pyqtSignal(int, object)
+    job_failed = pyqtSignal(int, str, bool)    # job id, sentence, cancelled
 
     def __init__(self, mailbox):
         super().__init__()
         self._mailbox = mailbox
-        self._net = None
-        self._label = None
+        self.net = None
+        self.renderer = None
+        self.device = None
 
-    @pyqtSlot(object, str)
-    def open_network(self, path, device_name):
-        try:
-            device = resolve_device(device_name)
-            self._net = open_network_or_default(path, device)
-            self._label = class_vector(self._net.G.c_dim, 0, device)  # conditional nets: class 0 for now
-        except Exception as e:  # noqa: BLE001 -- any failure becomes a message, never a crash
-            self._net = None
-            self.failed.emit(0, str(e) if isinstance(e, StylescopeError) else f'could not open the network: {e!r}')
-            return
-        self.loaded.emit(_network_info(self._net, device))
+    def install(self, net, device):
+        self.net = net
+        self.device = device
+        self.renderer = jobs.make_renderer(net)
 
-    @pyqtSlot()
-    def render_newest(self):
+    def render_pending(self):
         request = self._mailbox.take()
         if request is None:  # already rendered by an earlier wake-up
             return
-        if self._net is None:
-            self.failed.emit(request.request_id, 'no network is open')
+        if self.renderer is None:
+            self.render_failed.emit(request.request_id, 'no network is open: open a network file first')
             return
-        start = time.perf_counter()
         try:
-            image = render_seeds(self._net.G, [request.seed], self._label, psi=request.psi)[0]
-        except Exception as e:  # noqa: BLE001
-            self.failed.emit(request.request_id, f'render failed: {e!r}')
+            result = self.renderer.render(request)
+        except Exception as exc:  # noqa: BLE001 -- any failure becomes a message, never a crash
+            self.render_failed.emit(request.request_id, error_sentence(exc, 'rendering'))
             return
-        self.rendered.emit(request.request_id, image, (time.perf_counter() - start) * 1000)
+        self.rendered.emit(result)
+
+    @pyqtSlot()
+    def render_newest(self):
+        self.render_pending()
+
+    @pyqtSlot(object)
+    def run_job(self, spec):
+        if is_cancelled(spec.cancel):
+            self.job_failed.emit(spec.job_id, f'{spec.kind} cancelled', True)
+            return
+        try:
+            result = jobs.JOBS[spec.kind](JobContext(self, spec), **spec.params)
+        except Cancelled as exc:
+            self.job_failed.emit(spec.job_id, str(exc) or f'{spec.kind} cancelled', True)
+        except Exception as exc:  # noqa: BLE001
+            self.job_failed.emit(spec.job_id, error_sentence(exc, jobs.DESCRIPTIONS.get(spec.kind, spec.kind)), False)
+        else:
+            self.job_finished.emit(spec.job_id, result)
+        self.render_pending()
+
+
+class Job(QObject):
+    """GUI-thread handle on one background job."""
+    progress = pyqtSignal(int, int)
+    partial = pyqtSignal(object)
+    finished = pyqtSignal(object)
+    failed = pyqtSignal(str)
+    cancelled = pyqtSignal()
+    ended = pyqtSignal()  # after any of finished / failed / cancelled
+
+    def __init__(self, job_id, kind, description, parent=None):
+        super().__init__(parent)
+        self.job_id = job_id
+        self.kind = kind
+        self.description = description
+        self.cancel_event = threading.Event()
+        self.done = False
+        self.result = None
+        self.error = None
+        self.was_cancelled = False
+        self.started_at = time.perf_counter()
+        self.last_progress = (0, 0)
+
+    def cancel(self):
+        self.cancel_event.set()
 
 
 class RenderClient(QObject):
     """GUI-thread handle on the render thread; re-emits only results of the newest request."""
-    loaded = pyqtSignal(dict)
-    rendered = pyqtSignal(int, object, float)
-    failed = pyqtSignal(int, str)
-    _open_requested = pyqtSignal(object, str)
+    rendered = pyqtSignal(object)
+    render_failed = pyqtSignal(int, str)
+    network_opened = pyqtSignal(dict)
+    network_failed = pyqtSignal(str)
+    jobs_changed = pyqtSignal()  # a job started or ended
     _wake = pyqtSignal()
+    _run = pyqtSignal(object)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._mailbox = LatestRequest()
         self._newest_id = 0
+        self._ids = itertools.count(1)
+        self._jobs = {}
         self._thread = QThread()
         self._thread.setObjectName('stylescope-render')
         self._worker = RenderWorker(self._mailbox)
         self._worker.moveToThread(self._thread)
-        self._open_requested.connect(self._worker.open_network)
         self._wake.connect(self._worker.render_newest)
-        self._worker.loaded.connect(self.loaded)
+        self._run.connect(self._worker.run_job)
         self._worker.rendered.connect(self._on_rendered)
-        self._worker.failed.connect(self._on_failed)
+        self._worker.render_failed.connect(self._on_render_failed)
+        self._worker.job_progress.connect(self._on_progress)
+        self._worker.job_partial.connect(self._on_partial)
+        self._worker.job_finished.connect(self._on_finished)
+        self._worker.job_failed.connect(self._on_failed)
         self._thread.start()
 
+    # -- renders
     @property
     def newest_id(self):
         return self._newest_id
 
-    def open(self, path=None, device='auto'):
-        self._open_requested.emit(path, device)
-
-    def request(self, seed, psi):
-        """Queue a render; returns its request id."""
+    def request(self, render_request):
+        """Queue a RenderRequest; returns its request id."""
         self._newest_id += 1
-        self._mailbox.put(SeedRequest(self._newest_id, int(seed), float(psi)))
+        self._mailbox.put(render_request.replace(request_id=self._newest_id))
         self._wake.emit()
         return self._newest_id
 
     def is_stale(self, request_id):
-        return request_id != 0 and request_id != self._newest_id
+        return request_id != self._newest_id
 
-    def _on_rendered(self, request_id, image, ms):
-        if not self.is_stale(request_id):
-            self.rendered.emit(request_id, image, ms)
+    def _on_rendered(self, result):
+        if not self.is_stale(result.request_id):
+            self.rendered.emit(result)
 
-    def _on_failed(self, request_id, message):
+    def _on_render_failed(self, request_id, message):
         if not self.is_stale(request_id):
-            self.failed.emit(request_id, message)
+            self.render_failed.emit(request_id, message)
+
+    # -- jobs
+    def submit(self, kind, **params):
+        """Run jobs.JOBS[kind](ctx, **params) on the render thread; returns its Job."""
+        if kind not in jobs.JOBS:
+            raise KeyError(f'unknown job {kind!r}')
+        job = Job(next(self._ids), kind, jobs.DESCRIPTIONS.get(kind, kind), self)
+        self._jobs[job.job_id] = job
+        self._run.emit(_JobSpec(job.job_id, kind, params, job.cancel_event))
+        self.jobs_changed.emit()
+        return job
+
+    def open(self, path=None, device='auto'):
+        """Open a network in the background (None: the default one); returns the Job."""
+        job = self.submit('open_network', path=path, device=device)
+        job.finished.connect(self.network_opened)
+        job.failed.connect(self.network_failed)
+        return job
+
+    @property
+    def running_jobs(self):
+        return list(self._jobs.values())
+
+    def cancel_all(self):
+        for job in self._jobs.values():
+            job.cancel()
+
+    def _on_progress(self, job_id, done, total):
+        job = self._jobs.get(job_id)
+        if job is not None:
+            job.last_progress = (done, total)
+            job.progress.emit(done, total)
+
+    def _on_partial(self, job_id, value):
+        job = self._jobs.get(job_id)
+        if job is not None:
+            job.partial.emit(value)
+
+    def _end(self, job_id):
+        job = self._jobs.pop(job_id, None)
+        if job is not None:
+            job.done = True
+        return job
+
+    def _on_finished(self, job_id, result):
+        job = self._end(job_id)
+        if job is not None:
+            job.result = result
+            job.finished.emit(result)
+            job.ended.emit()
+            self.jobs_changed.emit()
+
+    def _on_failed(self, job_id, message, cancelled):
+        job = self._end(job_id)
+        if job is not None:
+            job.error = message
+            job.was_cancelled = cancelled
+            (job.cancelled.emit() if cancelled else job.failed.emit(message))
+            job.ended.emit()
+            self.jobs_changed.emit()
 
     def stop(self):
-        """Finish the current render and end the thread; safe to call twice."""
+        """Cancel the jobs, let the current step finish and end the thread; safe to call twice."""
+        self.cancel_all()
         if self._thread.isRunning():
             self._thread.quit()
             self._thread.wait()

@@ -1,0 +1,190 @@
+"""The explorer's background work: each job is a plain function `job(ctx, **params)` that the
+render thread runs (explorer.worker). `ctx` gives the open network and renderer, reports
+progress (and with it lets pending renders through and stops on cancel), and hands partial
+results back. Jobs call core functions; none of them imports torch itself.
+"""
+import os
+import warnings
+
+import numpy as np
+
+from core import directions as core_directions
+from core.default_model import open_network_or_default
+from core.device import resolve_device
+from core.errors import StylescopeError
+from core.images import save_png
+from core.latent import load_ws_file
+from core.model_io import layer_groups
+from core.noise import noise_layers
+from core.render import Latent, Renderer
+from core.video import (VideoOptions, check_output, export_video, interpolation_requests, sweep_requests)
+
+DESCRIPTIONS = {
+    'open_network': 'opening the network',
+    'pca': 'computing PCA directions',
+    'sefa': 'computing SeFa directions',
+    'import_directions': 'importing directions',
+    'export_directions': 'exporting directions',
+    'render_batch': 'rendering samples',
+    'fit_labels': 'fitting the labelled direction',
+    'save_image': 'saving the image',
+    'save_ws': 'saving w',
+    'load_ws': 'loading w',
+    'video': 'exporting the video',
+}
+
+
+def make_renderer(net):
+    return Renderer(net.G)
+
+
+def network_info(net, device):
+    """What the GUI needs to know about a network (plain Python values)."""
+    G, meta = net.G, net.meta
+    source = str(meta.get('source') or 'network')
+    name = 'random network' if meta.get('random_init') else os.path.basename(source.rstrip('/\\'))
+    blocks = G.synthesis.blocks()
+    return dict(name=name, source=source, format=meta.get('format'), resolution=G.img_resolution,
+                device=str(device), random_init=bool(meta.get('random_init')), c_dim=G.c_dim, z_dim=G.z_dim,
+                w_dim=G.w_dim, num_ws=G.num_ws, fingerprint=meta.get('fingerprint'),
+                noise_layers=noise_layers(G), layer_groups=layer_groups(G),
+                can_preview=all(block.architecture == 'skip' for block in blocks))
+
+
+# --- network ---------------------------------------------------------------------------------------
+
+def open_network(ctx, path=None, device='auto'):
+    device = resolve_device(device)
+    net = open_network_or_default(path, device)
+    ctx.progress(1, 2)
+    ctx.install(net, device)
+    return network_info(net, device)
+
+
+# --- directions ------------------------------------------------------------------------------------
+
+def pca(ctx, n_samples=20000, n_components=20):
+    finder = core_directions.PCADirections(n_components=n_components, n_samples=n_samples)
+    return finder.fit(ctx.G, progress=ctx.progress, cancel=ctx.cancel).directions_
+
+
+def sefa(ctx, start=0, end=None, n_components=20, unit_samples=core_directions.UNIT_SAMPLES):
+    G = ctx.G
+    ctx.progress(0, 2)
+    finder = core_directions.SeFaDirections(layers=(start, G.num_ws if end is None else end),
+                                            n_components=n_components, unit_samples=unit_samples)
+    dset = finder.fit(G).directions_
+    ctx.progress(2, 2)
+    return dset
+
+
+def import_directions(ctx, path):
+    """-> (DirectionSet, [warning sentences])."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        dset = core_directions.open_directions(path, ctx.G)
+    return dset, [str(w.message) for w in caught]
+
+
+def export_directions(ctx, dset, path, fmt='stylescope', index=0):
+    """fmt: 'stylescope' (.npz), 'ganspace' (.npz), 'interfacegan' (.npy, direction `index`)."""
+    path = os.fspath(path)
+    if fmt == 'interfacegan':
+        core_directions.export_interfacegan(dset, index, path)
+    elif fmt == 'ganspace':
+        core_directions.export_ganspace(dset, path)
+    else:
+        dset.save(path)
+    return path
+
+
+# --- rendering batches and labels ------------------------------------------------------------------
+
+def render_batch(ctx, requests, tag=None):
+    """Render each request; partial results are (tag, index, image). Returns the images."""
+    images = []
+    for i, request in enumerate(requests):
+        image = ctx.renderer.render(request).image
+        images.append(image)
+        ctx.partial((tag, i, image))
+        ctx.progress(i + 1, len(requests))
+    return images
+
+
+def fit_labels(ctx, requests, labels, name='attribute', orthogonal_to=None, layers=None):
+    """InterfaceGAN from the GUI: the exact ws of each labelled sample's request, 0/1 labels ->
+    a one-direction DirectionSet (optionally orthogonal to the given vectors [M, w_dim])."""
+    labels = np.asarray(labels)
+    if len(labels) != len(requests):
+        raise StylescopeError(f'{len(labels)} labels for {len(requests)} samples: label each sample once')
+    ws = []
+    for i, request in enumerate(requests):
+        ws.append(ctx.renderer.ws_array(request))
+        ctx.progress(i + 1, len(requests) + 1)
+    conditions = None if orthogonal_to is None or len(orthogonal_to) == 0 else np.asarray(orthogonal_to)
+    dset = core_directions.direction_from_labels(ctx.G, np.stack(ws), labels, name=name,
+                                                 orthogonal_to=conditions, layers=layers)
+    ctx.progress(len(requests) + 1, len(requests) + 1)
+    return dset
+
+
+# --- files -----------------------------------------------------------------------------------------
+
+def save_image(ctx, request, path, metadata=None):
+    """Render `request` in full and write it as PNG with `metadata` text chunks."""
+    result = ctx.renderer.render(request.replace(preview=False))
+    save_png(path, result.image, metadata)
+    return os.fspath(path)
+
+
+def save_ws(ctx, request, path):
+    """The exact ws of `request` as .npz in the official layout: key 'w', [1, num_ws, w_dim]."""
+    path = os.fspath(path)
+    ws = ctx.renderer.ws_array(request)[None].astype(np.float32)
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f'.{os.path.basename(path)}.tmp.npz')
+    try:
+        np.savez(tmp, w=ws)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def load_ws(ctx, path):
+    """A saved w file -> float32 [n, num_ws, w_dim]."""
+    G = ctx.G
+    return load_ws_file(path, G.num_ws, G.w_dim)
+
+
+# --- video -----------------------------------------------------------------------------------------
+
+def video(ctx, out, mode='keyframes', keyframes=(), sweep=None, fps=30.0, duration=4.0, interp='cubic',
+          loop=True, psi=1.0, cutoff=None, class_idx=None, noise=None, size=None, quality=8, base=None):
+    """Write a video. mode 'keyframes': `keyframes` are Latents (seeds or ws) joined by `interp`;
+    mode 'sweep': `sweep` = dict(vector, scale, start, end, amount) swept on the `base` request's
+    latent (a RenderRequest: its own edits stay). Returns the output path."""
+    fmt = check_output(out, None, quality)
+    options = VideoOptions(fps=fps, duration=duration, interp=interp, loop=loop, psi=psi, cutoff=cutoff,
+                           class_idx=class_idx, size=size, **({} if noise is None else dict(noise=noise)))
+    renderer = ctx.renderer
+    if mode == 'sweep':
+        if sweep is None or base is None:
+            raise StylescopeError('a direction sweep needs a direction: pick one in the video dialog')
+        frames = sweep_requests(renderer, [Latent(w=renderer.ws_array(base))],
+                                sweep['vector'], sweep['scale'], sweep['start'], sweep['end'], sweep['amount'],
+                                options)
+    else:
+        if len(keyframes) < 2:
+            raise StylescopeError('a keyframe video needs at least two keyframes: add favourites first')
+        frames = interpolation_requests(renderer, list(keyframes), options)
+    ctx.progress(0, len(frames))
+    export_video(renderer, frames, out, fmt=fmt, fps=fps, quality=quality, progress=ctx.progress, cancel=ctx.cancel)
+    return os.fspath(out)
+
+
+JOBS = dict(open_network=open_network, pca=pca, sefa=sefa, import_directions=import_directions,
+            export_directions=export_directions, render_batch=render_batch, fit_labels=fit_labels,
+            save_image=save_image, save_ws=save_ws, load_ws=load_ws, video=video)
