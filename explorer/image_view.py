@@ -1,8 +1,15 @@
-"""A label that shows an HWC uint8 image scaled to fit, keeping its aspect ratio."""
+"""The large image view: fit to the window, 1:1 (one image pixel per screen pixel, also on
+HiDPI screens) or any zoom; nearest-neighbour when zoomed in so pixels stay crisp, smooth when
+scaled down. Drag to pan when the image is larger than the view; the wheel zooms.
+
+A preview (an image smaller than the network's resolution) is drawn in the same place and
+size as the full image, so the picture does not jump while a slider is dragged."""
 import numpy as np
-from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QImage, QPixmap
-from PyQt6.QtWidgets import QLabel, QSizePolicy
+from PyQt6.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QImage, QPainter
+from PyQt6.QtWidgets import QSizePolicy, QWidget
+
+ZOOM_STEPS = (0.125, 0.25, 0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 
 
 def qimage_from_array(array):
@@ -13,28 +20,149 @@ def qimage_from_array(array):
     return QImage(array.data, w, h, w * c, fmt).copy()
 
 
-class ImageView(QLabel):
+class ImageView(QWidget):
+    zoom_changed = pyqtSignal(str)  # 'fit 87%', '1:1', '400%'
+
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._pixmap = None
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setMinimumSize(128, 128)
+        self._array = None
+        self._image = None
+        self._logical = None  # (w, h) the picture occupies: the network's resolution
+        self._mode = 'fit'    # 'fit' or 'zoom'
+        self._zoom = 1.0      # image pixels -> device pixels, in 'zoom' mode
+        self._pan = QPointF(0, 0)
+        self._drag_from = None
+        self.overlay = ''
+        self.placeholder = 'loading...'
+        self.setMinimumSize(160, 160)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setStyleSheet('background: #202020; color: #c0c0c0;')
-        self.setText('loading...')
+        self.setMouseTracking(False)
+        self.setAutoFillBackground(False)
 
-    def set_image(self, array):
-        self._pixmap = QPixmap.fromImage(qimage_from_array(array))
-        self._rescale()
+    # -- content
+    def set_image(self, array, logical_size=None):
+        """Show an HWC uint8 array; logical_size (w, h): the size it stands for (a preview is smaller)."""
+        self._array = array
+        self._image = qimage_from_array(array)
+        h, w = array.shape[:2]
+        logical = tuple(logical_size) if logical_size else (w, h)
+        if logical != self._logical:
+            self._logical = logical
+            self.zoom_changed.emit(self.zoom_text())
+        self.update()
+
+    def current_array(self):
+        return self._array
 
     def image_size(self):
-        return None if self._pixmap is None else (self._pixmap.width(), self._pixmap.height())
+        return None if self._array is None else (self._array.shape[1], self._array.shape[0])
+
+    def set_overlay(self, text):
+        self.overlay = text
+        self.update()
+
+    def set_placeholder(self, text):
+        self.placeholder = text
+        self.update()
+
+    # -- zoom
+    def fit(self):
+        self._mode = 'fit'
+        self._pan = QPointF(0, 0)
+        self._changed()
+
+    def actual_size(self):
+        self.set_zoom(1.0)
+
+    def set_zoom(self, factor):
+        self._mode = 'zoom'
+        self._zoom = float(factor)
+        self._changed()
+
+    def zoom_in(self):
+        current = self.scale() * self.devicePixelRatioF()
+        self.set_zoom(next((z for z in ZOOM_STEPS if z > current * 1.01), ZOOM_STEPS[-1]))
+
+    def zoom_out(self):
+        current = self.scale() * self.devicePixelRatioF()
+        self.set_zoom(next((z for z in reversed(ZOOM_STEPS) if z < current / 1.01), ZOOM_STEPS[0]))
+
+    def scale(self):
+        """Logical image pixels -> widget (device-independent) pixels."""
+        if self._logical is None:
+            return 1.0
+        if self._mode == 'fit':
+            w, h = self._logical
+            return max(1e-3, min(self.width() / w, self.height() / h))
+        return self._zoom / self.devicePixelRatioF()
+
+    def zoom_text(self):
+        device_scale = self.scale() * self.devicePixelRatioF()
+        if self._mode == 'fit':
+            return f'fit {device_scale * 100:.0f}%'
+        return '1:1' if abs(device_scale - 1) < 1e-6 else f'{device_scale * 100:.0f}%'
+
+    def _changed(self):
+        self.zoom_changed.emit(self.zoom_text())
+        self.update()
+
+    def target_rect(self):
+        w, h = self._logical
+        s = self.scale()
+        tw, th = w * s, h * s
+        x = (self.width() - tw) / 2 + self._pan.x()
+        y = (self.height() - th) / 2 + self._pan.y()
+        return QRectF(x, y, tw, th)
+
+    # -- painting
+    def paintEvent(self, event):
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor('#1e1e1e'))
+        if self._image is None:
+            painter.setPen(QColor('#b0b0b0'))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
+            return
+        target = self.target_rect()
+        device_scale = target.width() * self.devicePixelRatioF() / self._image.width()
+        # crisp pixels when enlarging a full image; smooth when shrinking or stretching a preview
+        smooth = device_scale < 1 or self._image.width() < self._logical[0]
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+        painter.drawImage(target, self._image, QRectF(0, 0, self._image.width(), self._image.height()))
+        if self.overlay:
+            font = QFont(painter.font())
+            font.setBold(True)
+            painter.setFont(font)
+            metrics = painter.fontMetrics()
+            box = metrics.boundingRect(self.overlay).adjusted(-8, -4, 8, 4)
+            box.moveTopLeft(QPoint(10, 10))
+            painter.fillRect(box, QColor(0, 0, 0, 170))
+            painter.setPen(QColor('#ffd500'))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, self.overlay)
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
-        self._rescale()
+        if self._mode == 'fit':
+            self.zoom_changed.emit(self.zoom_text())
 
-    def _rescale(self):
-        if self._pixmap is not None:
-            self.setPixmap(self._pixmap.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                               Qt.TransformationMode.SmoothTransformation))
+    # -- mouse: pan and wheel zoom
+    def mousePressEvent(self, event):
+        if event.button() == Qt.MouseButton.LeftButton and self._mode == 'zoom':
+            self._drag_from = event.position() - self._pan
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+
+    def mouseMoveEvent(self, event):
+        if self._drag_from is not None:
+            self._pan = event.position() - self._drag_from
+            self.update()
+
+    def mouseReleaseEvent(self, event):
+        self._drag_from = None
+        self.unsetCursor()
+
+    def mouseDoubleClickEvent(self, event):
+        self.fit() if self._mode == 'zoom' else self.actual_size()
+
+    def wheelEvent(self, event):
+        if self._logical is None:
+            return
+        (self.zoom_in if event.angleDelta().y() > 0 else self.zoom_out)()

@@ -1,0 +1,224 @@
+"""Label to make a direction (InterfaceGAN in the GUI): a grid of random samples; click a sample
+to mark it as having the attribute (green, +), click again for not having it (red, -), once more
+to skip it (right click marks -). 'New samples' draws another page and keeps the marks. Fit
+trains a linear SVM on the marked samples' w (in the background) and adds the boundary's normal
+as a new direction slider, optionally made orthogonal to chosen existing directions."""
+import random
+
+import numpy as np
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtWidgets import (QComboBox, QDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
+                             QListWidgetItem, QPushButton, QVBoxLayout)
+
+from explorer.widgets import JobBar, message, pixmap_from_array
+
+TILE = 112
+ROWS, COLS = 4, 4
+MARKS = {1: ('+', '#2e9d3a'), 0: ('−', '#c62828'), None: ('', '#808080')}
+
+
+class SampleTile(QLabel):
+    """One sample; left click cycles unmarked -> + -> - -> unmarked, right click marks -."""
+    clicked = pyqtSignal(object)  # Qt.MouseButton
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setFixedSize(TILE + 8, TILE + 8)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.mark = None
+        self.image = None
+        self.show_mark(None)
+
+    def set_image(self, image):
+        self.image = image
+        self.setPixmap(pixmap_from_array(image, TILE))
+
+    def show_mark(self, mark):
+        self.mark = mark
+        text, colour = MARKS[mark]
+        width = 4 if mark is not None else 1
+        self.setStyleSheet(f'border: {width}px solid {colour}; background: #202020;')
+        self.setToolTip({1: 'has the attribute (+)', 0: 'does not have it (−)', None: 'skipped'}[mark])
+
+    def mousePressEvent(self, event):
+        self.clicked.emit(event.button())
+
+
+class LabelingDialog(QDialog):
+    direction_made = pyqtSignal(object)  # DirectionSet
+
+    def __init__(self, model, client, parent=None, seeds=None, rng=None):
+        super().__init__(parent)
+        self.setWindowTitle('Label samples to make a direction')
+        self.model = model
+        self.client = client
+        self._rng = rng or random.Random()
+        self._fixed_seeds = list(seeds) if seeds is not None else None
+        self.samples = []  # dicts: seed, request, label
+        self.page_start = 0
+        self.render_job = None
+        self.fit_job = None
+        self.result = None
+        info = model.network
+        intro = QLabel('Click the samples that <b>have</b> the attribute (green +), click twice for those that '
+                       '<b>do not</b> (red −; or right-click), leave the unclear ones unmarked. Then fit: the SVM '
+                       'boundary between the two groups becomes a new direction slider.')
+        intro.setWordWrap(True)
+        self.name_edit = QLineEdit('attribute')
+        self.name_edit.setToolTip('Name of the new direction')
+        self.tiles = []
+        grid = QGridLayout()
+        grid.setSpacing(4)
+        for i in range(ROWS * COLS):
+            tile = SampleTile()
+            tile.clicked.connect(lambda button, i=i: self.click(i, button))
+            grid.addWidget(tile, i // COLS, i % COLS)
+            self.tiles.append(tile)
+        self.layers_combo = QComboBox()
+        self.layers_combo.addItem(f"all layers (ws 0-{info['num_ws'] - 1})", (0, info['num_ws']))
+        for group, (s, e) in info['layer_groups'].items():
+            if e > s:
+                self.layers_combo.addItem(f'{group} (ws {s}-{e - 1})', (s, e))
+        self.layers_combo.setToolTip('Layer range of the new direction (change it later on its slider)')
+        self.orthogonal_list = QListWidget()
+        self.orthogonal_list.setToolTip('Make the new direction orthogonal to these, so moving it leaves them '
+                                        'unchanged (InterfaceGAN conditional boundary)')
+        self.orthogonal_list.setMaximumHeight(110)
+        directions = model.state.directions
+        for name in ([] if directions is None else directions.names):
+            item = QListWidgetItem(name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.orthogonal_list.addItem(item)
+        self.counts = QLabel()
+        self.new_button = QPushButton('New samples')
+        self.new_button.setToolTip('Another page of random samples; marks so far are kept')
+        self.new_button.clicked.connect(lambda: self.new_page())
+        self.clear_button = QPushButton('Clear marks')
+        self.clear_button.clicked.connect(self.clear_marks)
+        self.fit_button = QPushButton('Fit direction')
+        self.fit_button.setDefault(True)
+        self.fit_button.clicked.connect(lambda: self.fit())
+        self.close_button = QPushButton('Close')
+        self.close_button.clicked.connect(self.reject)
+        self.job_bar = JobBar()
+        side = QVBoxLayout()
+        side.addWidget(QLabel('Name'))
+        side.addWidget(self.name_edit)
+        side.addWidget(QLabel('Layers'))
+        side.addWidget(self.layers_combo)
+        side.addWidget(QLabel('Orthogonal to'))
+        side.addWidget(self.orthogonal_list)
+        if directions is None:
+            self.orthogonal_list.setVisible(False)
+            side.itemAt(side.count() - 2).widget().setText('Orthogonal to: (no directions yet)')
+        side.addWidget(self.counts)
+        side.addStretch(1)
+        side.addWidget(self.new_button)
+        side.addWidget(self.clear_button)
+        side.addWidget(self.fit_button)
+        side.addWidget(self.close_button)
+        body = QHBoxLayout()
+        body.addLayout(grid)
+        body.addLayout(side)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(body)
+        layout.addWidget(self.job_bar)
+        self.new_page()
+
+    # -- samples
+    def _next_seeds(self, n):
+        if self._fixed_seeds is not None:
+            seeds, self._fixed_seeds = self._fixed_seeds[:n], self._fixed_seeds[n:]
+            if len(seeds) == n:
+                return seeds
+            seeds += [self._rng.randrange(2 ** 31) for _ in range(n - len(seeds))]
+            return seeds
+        return [self._rng.randrange(2 ** 31) for _ in range(n)]
+
+    def new_page(self):
+        """Draw ROWS x COLS new samples (with the current class, psi and noise; no edits)."""
+        base = self.model.state.replace(w=None, w_label='', directions=None, alphas=(), mixing=())
+        self.page_start = len(self.samples)
+        seeds = self._next_seeds(len(self.tiles))
+        for seed in seeds:
+            state = base.replace(seed=seed)
+            self.samples.append(dict(seed=seed, request=state.request(), label=None))
+        for tile in self.tiles:
+            tile.clear()
+            tile.show_mark(None)
+        requests = [base.replace(seed=s).request(preview=True, output_size=TILE) for s in seeds]
+        job = self.client.submit('render_batch', requests=requests, tag=self.page_start)
+        job.partial.connect(self._tile_ready)
+        self.job_bar.attach(job, 'Rendering samples')
+        self.render_job = job
+        self._update_counts()
+        return job
+
+    def _tile_ready(self, partial):
+        start, index, image = partial
+        if start == self.page_start:
+            self.tiles[index].set_image(image)
+
+    def page_samples(self):
+        return self.samples[self.page_start:self.page_start + len(self.tiles)]
+
+    # -- marks
+    def click(self, i, button=Qt.MouseButton.LeftButton):
+        sample = self.page_samples()[i]
+        if button == Qt.MouseButton.RightButton:
+            label = None if sample['label'] == 0 else 0
+        else:
+            label = {None: 1, 1: 0, 0: None}[sample['label']]
+        self.set_label(i, label)
+
+    def set_label(self, i, label):
+        self.page_samples()[i]['label'] = label
+        self.tiles[i].show_mark(label)
+        self._update_counts()
+
+    def clear_marks(self):
+        for sample in self.samples:
+            sample['label'] = None
+        for tile in self.tiles:
+            tile.show_mark(None)
+        self._update_counts()
+
+    def labelled(self):
+        return [s for s in self.samples if s['label'] is not None]
+
+    def _update_counts(self):
+        labels = [s['label'] for s in self.samples]
+        pos, neg = labels.count(1), labels.count(0)
+        self.counts.setText(f'{pos} with (+), {neg} without (−), {labels.count(None)} unmarked')
+        self.fit_button.setEnabled(pos > 0 and neg > 0 and (self.fit_job is None or self.fit_job.done))
+
+    # -- fit
+    def orthogonal_to(self):
+        names = [self.orthogonal_list.item(i).text() for i in range(self.orthogonal_list.count())
+                 if self.orthogonal_list.item(i).checkState() == Qt.CheckState.Checked]
+        directions = self.model.state.directions
+        if not names or directions is None:
+            return None
+        return np.stack([directions.vectors[directions.index(n)] for n in names])
+
+    def fit(self):
+        marked = self.labelled()
+        name = self.name_edit.text().strip() or 'attribute'
+        job = self.client.submit('fit_labels', requests=[s['request'] for s in marked],
+                                 labels=[s['label'] for s in marked], name=name,
+                                 orthogonal_to=self.orthogonal_to(), layers=self.layers_combo.currentData())
+        self.job_bar.attach(job, 'Fitting')
+        job.finished.connect(self._fitted)
+        job.failed.connect(lambda text: message(self, 'Fit direction', text))
+        job.ended.connect(self._update_counts)
+        self.fit_job = job
+        self._update_counts()
+        return job
+
+    def _fitted(self, dset):
+        self.result = dset
+        self.direction_made.emit(dset)
+        self.accept()

@@ -1,0 +1,157 @@
+"""Latent: the seed (previous / next / random), the class of a conditional model, copy / paste
+of the latent as text, and loading a saved w (projected_w.npz or any .npz / .npy of ws)."""
+import os
+import random
+
+from PyQt6.QtWidgets import (QApplication, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton,
+                             QSpinBox, QWidget)
+
+from core.errors import StylescopeError
+from explorer.state import latent_from_text, latent_to_text
+from explorer.widgets import blocked, message
+
+MAX_SEED = 2 ** 31 - 1  # QSpinBox holds a signed 32-bit int
+W_FILTER = 'Saved w (*.npz *.npy);;All files (*)'
+
+
+class LatentPanel(QWidget):
+    def __init__(self, model, client, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.client = client
+        self.last_ws = None  # the edited ws of the newest full frame
+        self._build()
+        model.events.state.connect(lambda new, old: self.refresh())
+        model.events.network.connect(self._on_network)
+        client.rendered.connect(self._on_rendered)
+        self.refresh()
+
+    def _build(self):
+        self.seed_box = QSpinBox()
+        self.seed_box.setRange(0, MAX_SEED)
+        self.seed_box.setToolTip('Seed: the same number gives the same image as `generate --seeds` and NVIDIA\'s tools')
+        self.seed_box.setKeyboardTracking(False)
+        self.seed_box.valueChanged.connect(lambda v: self.model.update(seed=int(v), w=None, w_label=''))
+        self.prev_button = QPushButton('◀')
+        self.prev_button.setToolTip('Previous seed (Alt+Left or [)')
+        self.prev_button.clicked.connect(lambda: self.step_seed(-1))
+        self.next_button = QPushButton('▶')
+        self.next_button.setToolTip('Next seed (Alt+Right or ])')
+        self.next_button.clicked.connect(lambda: self.step_seed(1))
+        self.random_button = QPushButton('Random')
+        self.random_button.setToolTip('A random seed (Ctrl+R)')
+        self.random_button.clicked.connect(self.random_seed)
+        for b in (self.prev_button, self.next_button):
+            b.setFixedWidth(34)
+        self.class_label = QLabel('Class')
+        self.class_combo = QComboBox()
+        self.class_combo.setToolTip('Class of a conditional model')
+        self.class_combo.currentIndexChanged.connect(lambda i: self.model.update(class_idx=i) if i >= 0 else None)
+        self.source_label = QLabel()
+        self.source_label.setWordWrap(True)
+        self.source_label.setStyleSheet('color: #555;')
+        self.copy_button = QPushButton('Copy')
+        self.copy_button.setToolTip('Copy the latent (seed or w) as text (Ctrl+Shift+C)')
+        self.copy_button.clicked.connect(self.copy_latent)
+        self.copy_edited_button = QPushButton('Copy edited w')
+        self.copy_edited_button.setToolTip('Copy the edited ws of the picture as text: pasting it gives this picture '
+                                           'without any sliders')
+        self.copy_edited_button.clicked.connect(lambda: self.copy_latent(edited=True))
+        self.paste_button = QPushButton('Paste')
+        self.paste_button.setToolTip('Use a latent copied as text: a seed, or a w (Ctrl+Shift+V)')
+        self.paste_button.clicked.connect(self.paste_latent)
+        self.load_button = QPushButton('Load w...')
+        self.load_button.setToolTip('Open a saved w: projected_w.npz (key w) or any .npz / .npy of ws')
+        self.load_button.clicked.connect(lambda: self.load_w_file())
+        self.seed_button = QPushButton('Back to seed')
+        self.seed_button.setToolTip('Leave the loaded w and show the seed again')
+        self.seed_button.clicked.connect(lambda: self.model.update(w=None, w_label=''))
+
+        grid = QGridLayout(self)
+        grid.setContentsMargins(4, 4, 4, 4)
+        grid.addWidget(QLabel('Seed'), 0, 0)
+        row = QHBoxLayout()
+        for w in (self.prev_button, self.seed_box, self.next_button, self.random_button):
+            row.addWidget(w)
+        row.setStretch(1, 1)
+        grid.addLayout(row, 0, 1)
+        grid.addWidget(self.class_label, 1, 0)
+        grid.addWidget(self.class_combo, 1, 1)
+        grid.addWidget(self.source_label, 2, 0, 1, 2)
+        buttons = QGridLayout()
+        buttons.addWidget(self.copy_button, 0, 0)
+        buttons.addWidget(self.paste_button, 0, 1)
+        buttons.addWidget(self.copy_edited_button, 0, 2)
+        buttons.addWidget(self.load_button, 1, 0)
+        buttons.addWidget(self.seed_button, 1, 1, 1, 2)
+        grid.addLayout(buttons, 3, 0, 1, 2)
+        grid.setRowStretch(4, 1)
+
+    # -- model -> widgets
+    def refresh(self):
+        state = self.model.state
+        with blocked(self.seed_box, self.class_combo):
+            self.seed_box.setValue(min(state.seed, MAX_SEED))
+            if state.class_idx is not None and state.class_idx < self.class_combo.count():
+                self.class_combo.setCurrentIndex(state.class_idx)
+        self.source_label.setText(f'Showing {state.latent_label}' + (' (edited)' if state.is_edited else ''))
+        self.seed_button.setEnabled(state.w is not None)
+
+    def _on_network(self, info):
+        with blocked(self.class_combo):
+            self.class_combo.clear()
+            self.class_combo.addItems([f'class {i}' for i in range(info['c_dim'])])
+        conditional = info['c_dim'] > 0
+        self.class_label.setVisible(conditional)
+        self.class_combo.setVisible(conditional)
+        self.last_ws = None
+        self.refresh()
+
+    def _on_rendered(self, result):
+        if not result.preview and not self.model.show_original:
+            self.last_ws = result.ws
+
+    # -- actions
+    def step_seed(self, delta):
+        state = self.model.state
+        self.model.update(seed=int(min(max(state.seed + delta, 0), MAX_SEED)), w=None, w_label='')
+
+    def random_seed(self):
+        self.model.update(seed=random.randrange(MAX_SEED), w=None, w_label='')
+
+    def copy_latent(self, edited=False):
+        text = latent_to_text(self.model.state, ws=self.last_ws if edited else None)
+        QApplication.clipboard().setText(text)
+        return text
+
+    def paste_latent(self, text=None):
+        info = self.model.network
+        if info is None:
+            return
+        text = QApplication.clipboard().text() if text is None else text
+        try:
+            changes = latent_from_text(text, info['num_ws'], info['w_dim'])
+        except StylescopeError as exc:
+            message(self, 'Paste latent', str(exc))
+            return
+        if 'class_idx' in changes and not 0 <= changes['class_idx'] < max(info['c_dim'], 1):
+            changes.pop('class_idx')
+        if info['c_dim'] == 0:
+            changes.pop('class_idx', None)
+        self.model.update(**changes)
+
+    def load_w_file(self, path=None):
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, 'Load w', '', W_FILTER)
+            if not path:
+                return None
+        job = self.client.submit('load_ws', path=path)
+        job.finished.connect(lambda ws: self._loaded_w(ws, path))
+        job.failed.connect(lambda text: message(self, 'Load w', text))
+        return job
+
+    def _loaded_w(self, ws, path):
+        name = os.path.basename(path)
+        if len(ws) > 1:
+            name += f' (1st of {len(ws)})'
+        self.model.update(w=ws[0], w_label=name)

@@ -1,0 +1,107 @@
+"""Plots (pyqtgraph): the explained variance of the PCA components (or SeFa's eigenvalues), and
+the render times of recent frames (full frames and previews)."""
+import collections
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QTimer
+from PyQt6.QtWidgets import QHBoxLayout, QWidget
+
+HISTORY = 200
+REDRAW_MS = 250  # the render-time plot is redrawn at most 4 times a second
+
+
+class PlotsPanel(QWidget):
+    def __init__(self, model, client, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.times = collections.deque(maxlen=HISTORY)  # (seconds since start, ms, preview)
+        self._t0 = time.perf_counter()
+        self._dirty = False
+        self._shown_set = None
+        pg.setConfigOptions(antialias=True, background='w', foreground='k')
+        self.variance_plot = pg.PlotWidget(title='Explained variance (compute PCA)')
+        self.variance_plot.setLabel('bottom', 'component')
+        self.variance_plot.setLabel('left', '% of variance')
+        self.variance_plot.showGrid(y=True, alpha=0.3)
+        self.variance_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush='#4a7ab5')
+        self.variance_curve = self.variance_plot.plot([], [], pen=pg.mkPen('#c0504d', width=2), name='cumulative')
+        self.variance_plot.addItem(self.variance_bars)
+        self.times_plot = pg.PlotWidget(title='Render time')
+        self.times_plot.setLabel('bottom', 'seconds ago')
+        self.times_plot.setLabel('left', 'ms')
+        self.times_plot.showGrid(y=True, alpha=0.3)
+        self.times_plot.addLegend(offset=(-10, 5))
+        self.full_curve = self.times_plot.plot([], [], pen=None, symbol='o', symbolSize=5, symbolBrush='#4a7ab5',
+                                               symbolPen=None, name='full')
+        self.preview_curve = self.times_plot.plot([], [], pen=None, symbol='t', symbolSize=6, symbolBrush='#e8a33d',
+                                                  symbolPen=None, name='preview')
+        for plot in (self.variance_plot, self.times_plot):
+            plot.setMinimumHeight(120)
+            for axis in ('bottom', 'left'):
+                plot.getAxis(axis).enableAutoSIPrefix(False)
+            plot.setMouseEnabled(x=False, y=False)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.variance_plot)
+        layout.addWidget(self.times_plot)
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._redraw_times)
+        self._timer.start()
+        client.rendered.connect(self.add_render)
+        model.events.state.connect(lambda new, old: self.show_variance())
+        model.events.network.connect(lambda info: self.clear_times())
+
+    # -- explained variance
+    def variance_values(self):
+        """(values in %, title) of the current direction set, or (None, title)."""
+        dset = self.model.state.directions
+        if dset is None:
+            return None, 'Explained variance (compute PCA)'
+        per = dset.meta.get('per_direction', {})
+        ratio = per.get('explained_variance_ratio')
+        if ratio and any(r is not None for r in ratio):
+            return np.array([np.nan if r is None else 100 * r for r in ratio]), 'Explained variance of W'
+        eig = per.get('eigenvalue')
+        if eig and any(e is not None for e in eig):
+            values = np.array([np.nan if e is None else e for e in eig], dtype=float)
+            return 100 * values / np.nansum(values), 'SeFa eigenvalues (% of the shown)'
+        return None, 'Explained variance (PCA only)'
+
+    def show_variance(self):
+        dset = self.model.state.directions
+        if dset is self._shown_set:
+            return
+        self._shown_set = dset
+        values, title = self.variance_values()
+        self.variance_plot.setTitle(title)
+        if values is None:
+            self.variance_bars.setOpts(x=[], height=[])
+            self.variance_curve.setData([], [])
+            return
+        x = np.arange(len(values))
+        heights = np.nan_to_num(values)
+        self.variance_bars.setOpts(x=x, height=heights, width=0.8)
+        self.variance_curve.setData(x, np.cumsum(heights))
+        self.variance_plot.enableAutoRange()
+
+    # -- render times
+    def add_render(self, result):
+        self.times.append((time.perf_counter() - self._t0, result.timings['total_ms'], result.preview))
+        self._dirty = True
+
+    def clear_times(self):
+        self.times.clear()
+        self._dirty = True
+
+    def _redraw_times(self):
+        if not self._dirty:
+            return
+        self._dirty = False
+        now = time.perf_counter() - self._t0
+        data = np.array([(now - t, ms, p) for t, ms, p in self.times], dtype=float).reshape(-1, 3)
+        full, preview = data[data[:, 2] == 0], data[data[:, 2] == 1]
+        self.full_curve.setData(-full[:, 0], full[:, 1])
+        self.preview_curve.setData(-preview[:, 0], preview[:, 1])

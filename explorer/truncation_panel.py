@@ -1,0 +1,61 @@
+"""Truncation: psi from -1 to 2 and the cutoff (ws rows 0..cutoff-1 are truncated; the
+rightmost position means all rows). Edits are added after truncation, so psi never shrinks them."""
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QGridLayout, QLabel, QPushButton, QWidget
+from superqt import QLabeledDoubleSlider, QLabeledSlider
+
+from explorer.widgets import bind_drag, blocked
+
+
+class TruncationPanel(QWidget):
+    def __init__(self, model, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.num_ws = 1
+        self.psi_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.psi_slider.setRange(-1.0, 2.0)
+        self.psi_slider.setSingleStep(0.01)
+        self.psi_slider.setDecimals(2)
+        self.psi_slider.setValue(1.0)
+        self.psi_slider.setToolTip('Truncation psi: 1 = untruncated, 0 = the average image, below 0 = the opposite')
+        self.psi_slider.valueChanged.connect(lambda v: self.model.update(coalesce='psi', psi=round(float(v), 4)))
+        bind_drag(self.psi_slider, model)
+        self.cutoff_slider = QLabeledSlider(Qt.Orientation.Horizontal)
+        self.cutoff_slider.setRange(0, 1)
+        self.cutoff_slider.setToolTip('Truncation cutoff: only ws rows below it are truncated (the maximum = all rows)')
+        self.cutoff_slider.valueChanged.connect(self._cutoff_changed)
+        bind_drag(self.cutoff_slider, model)
+        self.reset_button = QPushButton('Reset')
+        self.reset_button.setToolTip('psi 1, all rows')
+        self.reset_button.clicked.connect(lambda: self.model.update(psi=1.0, cutoff=None))
+        self.cutoff_note = QLabel()
+        self.cutoff_note.setStyleSheet('color: #555;')
+        grid = QGridLayout(self)
+        grid.setContentsMargins(4, 4, 4, 4)
+        grid.addWidget(QLabel('psi'), 0, 0)
+        grid.addWidget(self.psi_slider, 0, 1)
+        grid.addWidget(QLabel('cutoff'), 1, 0)
+        grid.addWidget(self.cutoff_slider, 1, 1)
+        grid.addWidget(self.cutoff_note, 2, 1)
+        grid.addWidget(self.reset_button, 2, 0)
+        model.events.state.connect(lambda new, old: self.refresh())
+        model.events.network.connect(self._on_network)
+
+    def _on_network(self, info):
+        self.num_ws = info['num_ws']
+        with blocked(self.cutoff_slider):
+            self.cutoff_slider.setRange(0, self.num_ws)
+        self.refresh()
+
+    def _cutoff_changed(self, value):
+        value = int(value)
+        self.model.update(coalesce='cutoff', cutoff=None if value >= self.num_ws else value)
+
+    def refresh(self):
+        state = self.model.state
+        with blocked(self.psi_slider, self.cutoff_slider):
+            if abs(self.psi_slider.value() - state.psi) > 1e-6:
+                self.psi_slider.setValue(state.psi)
+            self.cutoff_slider.setValue(self.num_ws if state.cutoff is None else state.cutoff)
+        self.cutoff_note.setText('all ws rows truncated' if state.cutoff is None
+                                 else f'ws rows 0-{state.cutoff - 1} truncated' if state.cutoff else 'nothing truncated')

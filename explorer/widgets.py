@@ -1,0 +1,105 @@
+"""Small Qt helpers shared by the panels: signal blocking, a progress bar with cancel for
+background jobs, thumbnails, non-blocking message boxes, slider-drag binding."""
+import contextlib
+
+from PyQt6.QtCore import QSize, Qt
+from PyQt6.QtGui import QIcon, QPixmap
+from PyQt6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QToolButton,
+                             QWidget)
+
+from explorer.image_view import qimage_from_array
+
+
+@contextlib.contextmanager
+def blocked(*widgets):
+    """Change widgets without their signals firing (so a model refresh does not echo back)."""
+    old = [w.blockSignals(True) for w in widgets]
+    try:
+        yield
+    finally:
+        for w, was in zip(widgets, old):
+            w.blockSignals(was)
+
+
+def pixmap_from_array(array, size=None):
+    pixmap = QPixmap.fromImage(qimage_from_array(array))
+    if size is not None:
+        pixmap = pixmap.scaled(QSize(size, size), Qt.AspectRatioMode.KeepAspectRatio,
+                               Qt.TransformationMode.SmoothTransformation)
+    return pixmap
+
+
+def icon_from_array(array, size=None):
+    return QIcon(pixmap_from_array(array, size))
+
+
+def tool_button(text, tip, slot=None, checkable=False):
+    button = QToolButton()
+    button.setText(text)
+    button.setToolTip(tip)
+    button.setCheckable(checkable)
+    button.setAutoRaise(False)
+    if slot is not None:
+        (button.toggled if checkable else button.clicked).connect(slot)
+    return button
+
+
+def bind_drag(slider, model):
+    """While the slider's handle is held, the model is 'dragging' (renders may be previews and
+    the changes form one undo step); releasing it ends the gesture."""
+    slider.sliderPressed.connect(lambda: model.set_dragging(True))
+    slider.sliderReleased.connect(lambda: model.set_dragging(False))
+
+
+def message(parent, title, text, icon=QMessageBox.Icon.Warning):
+    """A non-blocking message box (window-modal, opened with open()); returns it."""
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.setWindowModality(Qt.WindowModality.WindowModal)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box
+
+
+class JobBar(QWidget):
+    """Progress of one background job with a Cancel button; hidden while idle."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.job = None
+        self.label = QLabel()
+        self.bar = QProgressBar()
+        self.bar.setTextVisible(True)
+        self.bar.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.cancel_button = QPushButton('Cancel')
+        self.cancel_button.clicked.connect(self.cancel)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar, 1)
+        layout.addWidget(self.cancel_button)
+        self.setVisible(False)
+
+    def attach(self, job, text=None):
+        self.job = job
+        self.label.setText(text or job.description.capitalize())
+        self.bar.setRange(0, 0)  # busy until the first progress report
+        self.cancel_button.setEnabled(True)
+        job.progress.connect(self._progress)
+        job.ended.connect(self._ended)
+        self.setVisible(True)
+
+    def _progress(self, done, total):
+        if total > 0:
+            self.bar.setRange(0, total)
+            self.bar.setValue(done)
+
+    def _ended(self):
+        if self.sender() is self.job:
+            self.job = None
+            self.setVisible(False)
+
+    def cancel(self):
+        if self.job is not None:
+            self.job.cancel()
+            self.cancel_button.setEnabled(False)
+            self.label.setText('Cancelling...')

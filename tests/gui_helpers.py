@@ -1,0 +1,69 @@
+"""Shared pieces of the GUI tests: a tiny network file, a window on it, waiting for frames."""
+import pathlib
+
+import numpy as np
+import torch
+from PyQt6.QtCore import QSettings
+
+from core.model_io import open_network, save_network
+from core.networks import Generator
+from core.render import Renderer
+
+SCREENSHOT_DIR = pathlib.Path('/tmp/stylescope_screens')
+RES = 32  # blocks 4..32, num_ws 8: coarse 0-3, middle 4-7
+
+
+def tiny_generator(seed=0, c_dim=0, res=RES):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        G = Generator(z_dim=16, c_dim=c_dim, w_dim=16, img_resolution=res, img_channels=3,
+                      mapping_kwargs=dict(num_layers=2), synthesis_kwargs=dict(channel_base=1024, channel_max=32))
+        G.eval().requires_grad_(False)
+        gen = torch.Generator().manual_seed(seed + 1)
+        for name, p in G.named_parameters():
+            if name.endswith('noise_strength'):  # zero at init: give the noise a visible effect
+                p.copy_(0.2 + 0.3 * torch.rand([], generator=gen))
+        G.mapping.w_avg.copy_(torch.randn([G.w_dim], generator=gen))
+    return G
+
+
+def write_tiny_network(path, **kwargs):
+    save_network(path, tiny_generator(**kwargs))
+    return path
+
+
+def reference_renderer(path):
+    return Renderer(open_network(path).G)
+
+
+def settings(tmp_path):
+    return QSettings(str(tmp_path / 'settings.ini'), QSettings.Format.IniFormat)
+
+
+def settle(win, qtbot, timeout=30000):
+    """Wait until no job runs and the newest request's full frame is on screen."""
+    def done():
+        result = win.last_result
+        return (not win.render_client.running_jobs and result is not None and not result.preview
+                and result.request_id == win.render_client.newest_id)
+    qtbot.waitUntil(done, timeout=timeout)
+    return win.last_result
+
+
+def wait_job(qtbot, job, timeout=60000):
+    qtbot.waitUntil(lambda: job.done, timeout=timeout)
+    assert job.error is None, job.error
+    return job.result
+
+
+def assert_shows(win, renderer):
+    """The image on screen equals the reference renderer's output for the model's state."""
+    expected = renderer.render(win.model.state.request(original=win.model.show_original)).image
+    shown = win.image_view.current_array()
+    assert shown is not None and shown.shape == expected.shape
+    np.testing.assert_array_equal(shown, expected)
+
+
+def screenshot(widget, name):
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    assert widget.grab().save(str(SCREENSHOT_DIR / name))

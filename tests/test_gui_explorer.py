@@ -1,0 +1,288 @@
+"""The explorer on a tiny network, offscreen: every panel drives the picture, and the picture on
+screen is what core.render.Renderer draws for the same state; undo / redo, favourites, A/B,
+sessions, exports, direction finders and files, and a refused network file."""
+import json
+import os
+import pickle
+
+import numpy as np
+import PIL.Image
+import pytest
+from PyQt6.QtCore import Qt
+
+from core.directions import DirectionSet
+from core.directions import load as load_directions
+from explorer.main_window import MainWindow
+from explorer.state import EditState
+from tests.gui_helpers import (assert_shows, reference_renderer, screenshot, settings, settle, wait_job,
+                               write_tiny_network)
+
+
+@pytest.fixture(scope='module')
+def net_path(tmp_path_factory):
+    return str(write_tiny_network(tmp_path_factory.mktemp('net') / 'tiny.safetensors'))
+
+
+@pytest.fixture(scope='module')
+def reference(net_path):
+    return reference_renderer(net_path)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, net_path):
+    win = MainWindow(network_path=net_path, settings=settings(tmp_path))
+    qtbot.addWidget(win)
+    win.show()
+    settle(win, qtbot)
+    yield win
+    win.render_client.stop()
+
+
+def some_directions(k=3, w_dim=16, num_ws=8):
+    rng = np.random.RandomState(7)
+    return DirectionSet(rng.randn(k, w_dim), np.full(k, 0.5), np.zeros(k, int), np.full(k, num_ws),
+                        [f'dir{i}' for i in range(k)], dict(method='pca'))
+
+
+def press(qtbot, win, key, modifiers=Qt.KeyboardModifier.NoModifier):
+    qtbot.keyClick(win, key, modifiers)
+
+
+def test_sliders_drive_the_picture(window, qtbot, reference):
+    info = window.network_info
+    assert (info['resolution'], info['num_ws']) == (32, 8) and window.model_label.text() == 'tiny.safetensors'
+    assert window.resolution_label.text() == '32x32' and window.fps_label.text()
+    assert_shows(window, reference)
+    window.latent_panel.seed_box.setValue(12)
+    window.truncation_panel.psi_slider.setValue(0.5)
+    window.truncation_panel.cutoff_slider.setValue(4)
+    settle(window, qtbot)
+    state = window.model.state
+    assert (state.seed, state.psi, state.cutoff) == (12, 0.5, 4)
+    assert_shows(window, reference)
+
+    window.model.update(directions=some_directions(), alphas=(0, 0, 0))
+    settle(window, qtbot)
+    rows = window.directions_panel.rows
+    assert [r.name_label.text() for r in rows] == ['<b>dir0</b>', '<b>dir1</b>', '<b>dir2</b>']
+    rows[1].slider.setValue(2.5)
+    rows[1].range_slider.setValue((2, 5))  # inclusive in the GUI: ws rows [2, 6)
+    settle(window, qtbot)
+    d = window.model.state.directions
+    assert window.model.state.alphas == (0, 2.5, 0) and (d.layer_start[1], d.layer_end[1]) == (2, 6)
+    assert_shows(window, reference)
+    assert rows[1].projection_label.text().startswith('at ')
+    rows[2].preset_buttons['middle'].click()
+    assert (d := window.model.state.directions).layer_start[2] == 4 and d.layer_end[2] == 8
+
+    window.noise_panel.mode_combo.setCurrentText('random')
+    window.noise_panel.seed_box.setValue(5)
+    checkbox, slider, _ = window.noise_panel.rows['b16.conv0']
+    checkbox.setChecked(False)
+    window.noise_panel.rows['b32.conv1'][1].setValue(250)
+    settle(window, qtbot)
+    noise = window.model.state.noise
+    assert noise.mode == 'random' and noise.seed == 5 and dict(noise.scales) == {'b16.conv0': 0.0, 'b32.conv1': 2.5}
+    assert_shows(window, reference)
+    screenshot(window, 'noise.png')
+
+
+def test_a_drag_is_one_undo_step_and_shortcuts_work(window, qtbot, reference):
+    window.activateWindow()
+    slider = window.truncation_panel.psi_slider
+    slider.sliderPressed.emit()
+    for value in (0.9, 0.8, 0.7, 0.6):
+        slider.setValue(value)
+    assert window.model.dragging
+    slider.sliderReleased.emit()
+    settle(window, qtbot)
+    assert window.model.state.psi == 0.6 and not window.last_result.preview
+    window.latent_panel.step_seed(1)
+    settle(window, qtbot)
+    press(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.model.state.seed == 0
+    press(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.model.state.psi == 1.0 and abs(slider.value() - 1.0) < 1e-9
+    press(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert window.model.state.psi == 0.6
+    settle(window, qtbot)
+    assert_shows(window, reference)
+    press(qtbot, window, Qt.Key.Key_BracketRight)
+    assert window.model.state.seed == 1
+    window.actions['prev_seed'].trigger()
+    assert window.model.state.seed == 0
+    window.model.update(directions=some_directions(), alphas=(1.0, -2.0, 0.5))
+    press(qtbot, window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert window.model.state.alphas == (0, 0, 0)
+    press(qtbot, window, Qt.Key.Key_B)
+    assert window.model.show_original and window.image_view.overlay
+    press(qtbot, window, Qt.Key.Key_B)
+    assert not window.model.show_original
+
+
+def test_a_refused_pickle_leaves_the_previous_model(window, qtbot, tmp_path, reference):
+    marker = tmp_path / 'pwned'
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f'touch {marker}',))
+
+    bad = tmp_path / 'evil.pkl'
+    bad.write_bytes(pickle.dumps({'G_ema': Evil()}))
+    window.latent_panel.seed_box.setValue(3)
+    settle(window, qtbot)
+    job = window.open_network(str(bad))
+    qtbot.waitUntil(lambda: job.done, timeout=30000)
+    assert job.error and not marker.exists()
+    assert window.last_dialog is not None and window.last_dialog.text() == job.error
+    assert window.network_info['name'] == 'tiny.safetensors' and window.model.state.seed == 3
+    assert bad.as_posix() not in window.recent_networks()
+    window.latent_panel.seed_box.setValue(4)  # still usable
+    settle(window, qtbot)
+    assert_shows(window, reference)
+
+
+def test_open_dropped_and_recent_networks(window, qtbot, tmp_path, net_path):
+    other = str(write_tiny_network(tmp_path / 'other.safetensors', seed=5))
+    job = window.open_path(other)
+    wait_job(qtbot, job)
+    settle(window, qtbot)
+    assert window.network_info['name'] == 'other.safetensors'
+    assert window.recent_networks()[0] == os.path.abspath(other)
+    assert [a.text() for a in window.recent_menu.actions()][0] == os.path.abspath(other)
+    assert_shows(window, reference_renderer(other))
+    assert window._drop_kind(net_path) == 'network' and window._drop_kind('x.json') == 'session'
+
+
+def test_compute_import_export_rename_remove(window, qtbot, tmp_path, reference):
+    panel = window.directions_panel
+    wait_job(qtbot, panel.compute_pca(n_samples=1000, n_components=4))
+    dset = window.model.state.directions
+    assert dset.names == ['PC0', 'PC1', 'PC2', 'PC3'] and len(panel.rows) == 4
+    assert window.plots_panel.variance_values()[0].shape == (4,)
+    wait_job(qtbot, panel.compute_sefa(layers=(0, 4), n_components=2, unit_samples=500))
+    dset = window.model.state.directions
+    assert dset.names[4:] == ['SeFa0', 'SeFa1'] and dset.layer_end[4] == 4
+    panel.rows[0].slider.setValue(1.5)
+    panel.rows[5].slider.setValue(-2.0)
+    settle(window, qtbot)
+    assert_shows(window, reference)
+    screenshot(window, 'directions.png')
+    path = str(tmp_path / 'dirs.npz')
+    wait_job(qtbot, panel.export_file(path))
+    assert load_directions(path).names == dset.names
+    panel.rename(0, 'smile')
+    panel.remove(1)
+    assert window.model.state.directions.names[:2] == ['smile', 'PC2']
+    assert window.model.state.alphas[0] == 1.5
+    window.model.undo()
+    window.model.undo()
+    assert window.model.state.directions.names[:2] == ['PC0', 'PC1']
+    wait_job(qtbot, panel.import_file(path))
+    assert len(window.model.state.directions) == 12 and window.model.state.directions.names[6] == 'PC0 (2)'
+    npy = str(tmp_path / 'one_boundary.npy')
+    wait_job(qtbot, panel.export_one(0, npy))
+    assert np.load(npy).shape == (1, 16)
+
+
+def test_a_pca_job_can_be_cancelled(window, qtbot):
+    job = window.directions_panel.compute_pca(n_samples=400_000, n_components=4)
+    qtbot.waitUntil(lambda: job.last_progress[0] > 0, timeout=30000)
+    window.directions_panel.job_bar.cancel()
+    qtbot.waitUntil(lambda: job.done, timeout=30000)
+    assert job.was_cancelled and window.model.state.directions is None
+    settle(window, qtbot)
+
+
+def test_favourites_ab_session_and_exports(window, qtbot, tmp_path, reference):
+    history = window.history_panel
+    window.model.update(directions=some_directions(), alphas=(2.0, 0, 0), seed=9)
+    settle(window, qtbot)
+    edited = window.image_view.current_array().copy()
+    fav = history.add_favourite()
+    assert fav is not None and window.history_panel.strip.count() == 1
+    np.testing.assert_array_equal(fav.ws, window.last_result.ws)
+    history.ab_button.click()  # A/B: the unedited picture
+    settle(window, qtbot)
+    assert window.model.show_original and window.actions['ab'].isChecked()
+    assert_shows(window, reference)
+    assert not np.array_equal(edited, window.image_view.current_array())
+    history.ab_button.click()
+    settle(window, qtbot)
+    np.testing.assert_array_equal(edited, window.image_view.current_array())
+    window.latent_panel.step_seed(1)
+    settle(window, qtbot)
+    history.add_favourite(name='second')
+    history.restore(0)
+    assert window.model.state.seed == 9
+    settle(window, qtbot)
+    screenshot(window, 'favourites.png')
+
+    png = str(tmp_path / 'picture.png')
+    wait_job(qtbot, window.save_image(png))
+    with PIL.Image.open(png) as im:
+        np.testing.assert_array_equal(np.asarray(im), edited)
+        saved = json.loads(im.text['stylescope_state'])
+        assert im.text['stylescope_fingerprint'] == window.network_info['fingerprint']
+    assert EditState.from_dict(saved).request() == window.model.state.request()
+    npz = str(tmp_path / 'w.npz')
+    wait_job(qtbot, window.save_ws(npz))
+    w = np.load(npz)['w']
+    assert w.shape == (1, 8, 16) and w.dtype == np.float32
+    np.testing.assert_array_equal(w[0], reference.ws_array(window.model.state.request()))
+
+    session = str(tmp_path / 'session.json')
+    assert window.save_session(session)
+    request = window.model.state.request()
+    window.model.update(seed=1, directions=None, alphas=())
+    window.model.favourites = []
+    assert window.load_session(session) == []
+    assert window.model.state.request() == request and [f.name for f in window.model.favourites] == ['favourite 1', 'second']
+
+    window.latent_panel.load_w_file(npz)  # the saved w comes back as the latent
+    qtbot.waitUntil(lambda: window.model.state.w is not None, timeout=30000)
+    window.model.update(alphas=(0, 0, 0))
+    settle(window, qtbot)
+    np.testing.assert_array_equal(window.image_view.current_array(), edited)
+    text = window.latent_panel.copy_latent()
+    window.model.update(w=None, seed=0)
+    window.latent_panel.paste_latent(text)
+    assert window.model.state.w is not None and window.model.state.w_label == 'pasted latent'
+
+
+def test_style_mixing(window, qtbot, reference):
+    panel = window.mixing_panel
+    window.docks['mixing'].raise_()
+    panel.add_source(seed=5)
+    panel.toggle_group(0, 'middle')
+    settle(window, qtbot)
+    assert window.model.state.mixing[0].rows == (4, 5, 6, 7)
+    assert_shows(window, reference)
+    panel.rows[0].boxes[0].setChecked(True)
+    panel.add_source(seed=6)
+    panel.rows[1].boxes[5].setChecked(True)  # row 5 moves to the second source
+    settle(window, qtbot)
+    mixing = window.model.state.mixing
+    assert mixing[0].rows == (0, 4, 6, 7) and mixing[1].rows == (5,)
+    assert panel.base_boxes[1].isChecked() and not panel.base_boxes[0].isChecked()
+    assert_shows(window, reference)
+    qtbot.waitUntil(lambda: all(r.thumb.pixmap() is not None and not r.thumb.pixmap().isNull() for r in panel.rows),
+                    timeout=30000)
+    screenshot(window, 'mixing.png')
+    window.model.undo()
+    assert window.model.state.mixing[1].rows == ()
+
+
+def test_conditional_network_has_a_class_picker(qtbot, tmp_path):
+    path = str(write_tiny_network(tmp_path / 'cond.safetensors', c_dim=3))
+    win = MainWindow(network_path=path, settings=settings(tmp_path))
+    qtbot.addWidget(win)
+    win.show()
+    settle(win, qtbot)
+    panel = win.latent_panel
+    assert not panel.class_combo.isHidden() and panel.class_combo.count() == 3
+    panel.class_combo.setCurrentIndex(2)
+    settle(win, qtbot)
+    assert win.model.state.class_idx == 2
+    assert_shows(win, reference_renderer(path))
+    win.render_client.stop()
