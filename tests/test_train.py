@@ -212,3 +212,19 @@ def test_bad_train_input_is_one_error_line(data, tmp_path, capsys):
     assert len(err) == 4 and all(line.startswith('error: ') for line in err)
     assert 'not square' in err[0] and 'python main.py dataset' in err[0]
     assert '--data is required' in err[1] and 'no run folder' in err[2] and "unknown metric 'fidd'" in err[3]
+
+
+def test_conditional_mirrored_run_with_fixed_p(data, tmp_path):
+    labelled = tmp_path / 'labelled'
+    labelled.mkdir()
+    names = sorted(os.listdir(data))[:8]
+    for i, name in enumerate(names):
+        PIL.Image.open(os.path.join(data, name)).save(labelled / name)
+    (labelled / 'dataset.json').write_text(json.dumps({'labels': [[n, i % 3] for i, n in enumerate(names)]}))
+    outdir = str(tmp_path / 'runs')
+    assert main.main(['train', '--data', str(labelled), '--outdir', outdir, '--cond', '--mirror', '--aug', 'fixed',
+                      '--p', '0.5', '--augpipe', 'bg', '--kimg', '0.008', *TINY_FLAGS]) == 0
+    net = open_network(snapshot.run_folders(outdir)[0], want_D=True)
+    assert net.G.c_dim == 3 and net.D.c_dim == 3
+    assert net.meta['augment_p'] == 0.5
+    assert net.meta['training_set_kwargs']['xflip'] and net.meta['training_set_kwargs']['size'] == 16
