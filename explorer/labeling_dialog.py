@@ -6,7 +6,8 @@ as a new direction slider, optionally made orthogonal to chosen existing directi
 import random
 
 import numpy as np
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QPainter
 from PyQt6.QtWidgets import (QComboBox, QDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                              QListWidgetItem, QPushButton, QVBoxLayout)
 
@@ -40,9 +41,27 @@ class SampleTile(QLabel):
         width = 4 if mark is not None else 1
         self.setStyleSheet(f'border: {width}px solid {colour}; background: #202020;')
         self.setToolTip({1: 'has the attribute (+)', 0: 'does not have it (−)', None: 'skipped'}[mark])
+        self.update()
 
     def mousePressEvent(self, event):
         self.clicked.emit(event.button())
+
+    def paintEvent(self, event):
+        super().paintEvent(event)
+        text, colour = MARKS[self.mark]
+        if text:
+            painter = QPainter(self)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setBrush(QColor(colour))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.drawEllipse(QRectF(self.width() - 30, 6, 24, 24))
+            font = QFont(painter.font())
+            font.setBold(True)
+            font.setPointSize(14)
+            painter.setFont(font)
+            painter.setPen(QColor('white'))
+            painter.drawText(QRectF(self.width() - 30, 6, 24, 24), Qt.AlignmentFlag.AlignCenter, text)
+            painter.end()
 
 
 class LabelingDialog(QDialog):

@@ -1,0 +1,108 @@
+"""The explorer's dialogs, offscreen: labelling samples by clicking makes a direction slider
+(InterfaceGAN), and the video dialog writes a playable file in the background."""
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from PyQt6.QtCore import Qt
+
+from core.directions import DirectionSet
+from explorer.main_window import MainWindow
+from tests.gui_helpers import assert_shows, reference_renderer, screenshot, settings, settle, wait_job, write_tiny_network
+
+
+@pytest.fixture(scope='module')
+def net_path(tmp_path_factory):
+    return str(write_tiny_network(tmp_path_factory.mktemp('net') / 'tiny.safetensors'))
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, net_path):
+    win = MainWindow(network_path=net_path, settings=settings(tmp_path))
+    qtbot.addWidget(win)
+    win.show()
+    settle(win, qtbot)
+    yield win
+    win.render_client.stop()
+
+
+def test_labelling_by_clicks_makes_a_direction(window, qtbot, net_path):
+    rng = np.random.RandomState(0)
+    existing = DirectionSet(rng.randn(2, 16), [1.0, 1.0], [0, 0], [8, 8], ['age', 'pose'], dict(method='pca'))
+    window.model.update(directions=existing, alphas=(0, 0))
+    dialog = window.directions_panel.open_labeling()
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: all(t.image is not None for t in dialog.tiles), timeout=30000)
+    screenshot(dialog, 'labeling_empty.png')
+    # the user clicks: + for the first 6 tiles, - (two clicks) for the next 6, the rest stays unmarked
+    for i, tile in enumerate(dialog.tiles[:12]):
+        qtbot.mouseClick(tile, Qt.MouseButton.LeftButton)
+        if i >= 6:
+            qtbot.mouseClick(tile, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.tiles[12], Qt.MouseButton.RightButton)  # right click: -
+    qtbot.mouseClick(dialog.tiles[12], Qt.MouseButton.RightButton)  # again: unmarked
+    labels = [s['label'] for s in dialog.page_samples()]
+    assert labels == [1] * 6 + [0] * 6 + [None] * 4
+    assert dialog.counts.text().startswith('6 with (+), 6 without')
+    screenshot(dialog, 'labeling.png')
+    wait_job(qtbot, dialog.new_page())  # a second page keeps the marks
+    qtbot.mouseClick(dialog.tiles[0], Qt.MouseButton.LeftButton)
+    assert len(dialog.labelled()) == 13
+    dialog.name_edit.setText('smile')
+    dialog.orthogonal_list.item(0).setCheckState(Qt.CheckState.Checked)
+    dialog.layers_combo.setCurrentIndex(2)  # middle
+    assert dialog.fit_button.isEnabled()
+    job = dialog.fit()
+    wait_job(qtbot, job)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5000)
+    dset = window.model.state.directions
+    assert dset.names == ['age', 'pose', 'smile'] and len(window.directions_panel.rows) == 3
+    assert (dset.layer_start[2], dset.layer_end[2]) == (4, 8)
+    assert abs(float(dset.vectors[2] @ existing.vectors[0])) < 1e-5  # orthogonal to 'age'
+    window.directions_panel.rows[2].slider.setValue(2.0)
+    settle(window, qtbot)
+    assert_shows(window, reference_renderer(net_path))
+    window.model.undo()
+    assert window.model.state.alphas == (0, 0, 0)
+
+
+def test_video_from_favourites_and_a_sweep(window, qtbot, tmp_path):
+    for seed in (1, 2, 3):
+        window.latent_panel.seed_box.setValue(seed)
+        settle(window, qtbot)
+        assert window.history_panel.add_favourite() is not None
+    dialog = window.open_video_dialog()
+    qtbot.addWidget(dialog)
+    assert dialog.keyframes_radio.isChecked() and not dialog.sweep_radio.isEnabled()
+    dialog.favourites_list.item(2).setCheckState(Qt.CheckState.Unchecked)
+    dialog.fps_spin.setValue(10)
+    dialog.duration_spin.setValue(1.0)
+    out = tmp_path / 'video.mp4'
+    dialog.path_edit.setText(str(out))
+    screenshot(dialog, 'video_dialog.png')
+    job = dialog.export()
+    wait_job(qtbot, job)
+    assert dialog.written == str(out) and 'Wrote' in dialog.result_label.text()
+    frames = iio.imread(out)
+    assert frames.shape == (10, 32, 32, 3)
+    first, last = frames[0].astype(int), frames[-1].astype(int)
+    assert np.abs(first - last).mean() < np.abs(first - frames[5].astype(int)).mean()  # loops back
+
+    window.model.update(directions=DirectionSet(np.eye(16)[:1], [2.0], [0], [8], ['d'], {}), alphas=(0.0,))
+    dialog = window.open_video_dialog()
+    qtbot.addWidget(dialog)
+    dialog.sweep_radio.setChecked(True)
+    dialog.fps_spin.setValue(6)  # alphas -1, -.5, .5, 1, .5, -.5: no two frames in a row alike (GIF merges those)
+    dialog.duration_spin.setValue(1.0)
+    gif = tmp_path / 'sweep.gif'
+    dialog.path_edit.setText(str(gif))
+    wait_job(qtbot, dialog.export())
+    assert iio.imread(gif).shape[0] == 6
+
+    dialog.duration_spin.setValue(60.0)  # a long one, cancelled
+    dialog.path_edit.setText(str(tmp_path / 'long.mp4'))
+    job = dialog.export()
+    qtbot.waitUntil(lambda: job.last_progress[0] > 2, timeout=30000)
+    dialog.job_bar.cancel()
+    qtbot.waitUntil(lambda: job.done, timeout=30000)
+    assert job.was_cancelled and not (tmp_path / 'long.mp4').exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith('.')] == []
