@@ -228,3 +228,28 @@ def test_conditional_mirrored_run_with_fixed_p(data, tmp_path):
     assert net.G.c_dim == 3 and net.D.c_dim == 3
     assert net.meta['augment_p'] == 0.5
     assert net.meta['training_set_kwargs']['xflip'] and net.meta['training_set_kwargs']['size'] == 16
+
+
+def test_tensorboard_scalars_when_the_package_is_there(data, tmp_path, monkeypatch):
+    import sys
+    import types
+    calls = []
+
+    class Writer:
+        def __init__(self, log_dir):
+            calls.append(('init', log_dir))
+
+        def add_scalar(self, tag, value, global_step=None, walltime=None):
+            calls.append((tag, value))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            calls.append(('close', None))
+    monkeypatch.setitem(sys.modules, 'torch.utils.tensorboard', types.SimpleNamespace(SummaryWriter=Writer))
+    run_dir = snapshot.new_run_dir(str(tmp_path), 'tb')
+    training_loop(make_config('small', 16, data=data, kimg=0.008, snap=1, **TINY), run_dir, progress=False)
+    tags = [tag for tag, _ in calls]
+    assert tags[0] == 'init' and tags[-1] == 'close'
+    assert {'Loss/G/loss', 'Loss/D/loss', 'sec/kimg', 'Progress/augment'} <= set(tags)
