@@ -22,6 +22,7 @@ def qimage_from_array(array):
 
 class ImageView(QWidget):
     zoom_changed = pyqtSignal(str)  # 'fit 87%', '1:1', '400%'
+    shown = pyqtSignal(object)      # the tag of set_image, once that image has been painted
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -32,6 +33,7 @@ class ImageView(QWidget):
         self._zoom = 1.0      # image pixels -> device pixels, in 'zoom' mode
         self._pan = QPointF(0, 0)
         self._drag_from = None
+        self._tag = None
         self.overlay = ''
         self.placeholder = 'loading...'
         self.setMinimumSize(160, 160)
@@ -40,8 +42,10 @@ class ImageView(QWidget):
         self.setAutoFillBackground(False)
 
     # -- content
-    def set_image(self, array, logical_size=None):
-        """Show an HWC uint8 array; logical_size (w, h): the size it stands for (a preview is smaller)."""
+    def set_image(self, array, logical_size=None, tag=None):
+        """Show an HWC uint8 array; logical_size (w, h): the size it stands for (a preview is smaller).
+        `shown(tag)` is emitted when it has been painted."""
+        self._tag = tag
         self._array = array
         self._image = qimage_from_array(array)
         h, w = array.shape[:2]
@@ -138,6 +142,10 @@ class ImageView(QWidget):
             painter.fillRect(box, QColor(0, 0, 0, 170))
             painter.setPen(QColor('#ffd500'))
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, self.overlay)
+        painter.end()
+        if self._tag is not None:
+            tag, self._tag = self._tag, None
+            self.shown.emit(tag)
 
     def resizeEvent(self, event):
         super().resizeEvent(event)

@@ -2,6 +2,7 @@
 status bar, and connects the model (explorer.state) to the render thread (explorer.worker):
 every state change becomes a RenderRequest; every newest result is shown."""
 import collections
+import gc
 import json
 import os
 import time
@@ -31,6 +32,15 @@ NETWORK_EXTENSIONS = ('.pkl', '.safetensors')
 SESSION_FILTER = 'Stylescope sessions (*.json)'
 MAX_RECENT = 8
 PREVIEW_ABOVE_MS = 30.0  # while dragging, render previews when a full frame takes longer than this
+
+
+def freeze_long_lived_objects():
+    """Move every object alive now (modules, the network, widgets) out of the garbage collector's
+    reach: a full collection over torch's hundreds of thousands of objects holds the interpreter
+    for 100+ ms, a visible stall of the GUI while the render thread allocates. New objects are
+    still collected."""
+    gc.collect()
+    gc.freeze()
 
 
 class MainWindow(QMainWindow):
@@ -249,7 +259,7 @@ class MainWindow(QMainWindow):
     def _on_rendered(self, result):
         self.last_result = result
         res = self.network_info['resolution'] if self.network_info else None
-        self.image_view.set_image(result.image, (res, res) if res else None)
+        self.image_view.set_image(result.image, (res, res) if res else None, tag=result.request_id)
         ms = result.timings['total_ms']
         if not result.preview:
             self.last_full_ms = ms
@@ -306,6 +316,7 @@ class MainWindow(QMainWindow):
             self._remember_recent(self._opening_path)
         self.model.set_network(info, keep_state=same)
         self.request_render()
+        freeze_long_lived_objects()
 
     def _on_network_failed(self, text):
         if self.network_info is None:

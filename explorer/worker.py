@@ -5,8 +5,9 @@ the open network and its `core.render.Renderer`.
 
 - Renders: `client.request(render_request)` puts the request in a one-slot mailbox, so requests
   arriving during a render replace each other and only the newest is rendered. Every result
-  carries its request id; the client drops results that are no longer the newest. A failing
-  render becomes a `render_failed` message, never a crash.
+  carries its request id; the client drops stale ones (older than a result already shown, or
+  made for a network that has since been replaced). A failing render becomes a
+  `render_failed` message, never a crash.
 - Jobs: `client.submit(kind, **params)` runs one of `explorer.jobs.JOBS` (opening a network,
   PCA / SeFa, direction files, batches of thumbnails, labels -> direction, image / w / video
   export) on the same thread, one after another, and returns a `Job` with progress, partial
@@ -194,6 +195,8 @@ class RenderClient(QObject):
         super().__init__(parent)
         self._mailbox = LatestRequest()
         self._newest_id = 0
+        self._passed_id = 0  # the newest request id whose result was passed on
+        self._floor_id = 0   # results of requests made before this id are stale (an older network)
         self._ids = itertools.count(1)
         self._jobs = {}
         self._thread = QThread()
@@ -223,10 +226,14 @@ class RenderClient(QObject):
         return self._newest_id
 
     def is_stale(self, request_id):
-        return request_id != self._newest_id
+        """A result older than one already passed on (or than a request made before the newest
+        network was opened) is stale. A result for an older request that is newer than what is on
+        screen is not: during a drag it is the freshest picture there is."""
+        return request_id <= self._passed_id or request_id < self._floor_id
 
     def _on_rendered(self, result):
         if not self.is_stale(result.request_id):
+            self._passed_id = result.request_id
             self.rendered.emit(result)
 
     def _on_render_failed(self, request_id, message):
@@ -247,9 +254,13 @@ class RenderClient(QObject):
     def open(self, path=None, device='auto'):
         """Open a network in the background (None: the default one); returns the Job."""
         job = self.submit('open_network', path=path, device=device)
-        job.finished.connect(self.network_opened)
+        job.finished.connect(self._opened)
         job.failed.connect(self.network_failed)
         return job
+
+    def _opened(self, info):
+        self._floor_id = self._newest_id + 1
+        self.network_opened.emit(info)
 
     @property
     def running_jobs(self):

@@ -52,13 +52,20 @@ def test_changing_the_seed_renders_a_new_image(window, qtbot):
 
 def test_stale_results_are_dropped(window, qtbot):
     shown = []
-    window.render_client.rendered.connect(lambda result: shown.append(result.request_id))
+    client = window.render_client
+    client.rendered.connect(lambda result: shown.append(result.request_id))
     first = window.request_render()
+    second = window.request_render()
     newest = window.request_render()
-    late = window.last_result.request.replace(request_id=first)
-    window.render_client._on_rendered(dataclasses.replace(window.last_result, request=late))  # a late, old result
-    assert first not in shown
+
+    def result_for(request_id):
+        return dataclasses.replace(window.last_result, request=window.last_result.request.replace(request_id=request_id))
+
+    client._on_rendered(result_for(second))  # newer than the screen: shown, although a newer request waits
+    client._on_rendered(result_for(first))   # older than what is shown: dropped
+    assert shown == [second]
     qtbot.waitUntil(lambda: newest in shown, timeout=30000)
+    assert first not in shown
 
 
 def test_bad_network_shows_an_error_instead_of_crashing(qtbot, tmp_path):
