@@ -152,7 +152,9 @@ class RenderRequest:
 
     Base latent: `w` if given, else `z`, else `seed`. Edit order (DESIGN.md): ws = truncate(mapping(z))
     (psi, cutoff; explicit w is not truncated); `mixing` replaces whole ws rows; `offsets` add the
-    direction edits. `preview` stops synthesis at the block of `preview_resolution` (see Renderer).
+    direction edits. `preview` stops synthesis at the block of `preview_resolution` (see Renderer);
+    `preview_always` keeps it a preview even when every block up to it is cached (for a caller that
+    knows its change reaches the preview, such as a slider dragged back to an earlier value).
     `output_size` resizes the result (None: as rendered). `request_id` is carried to the result and
     not compared."""
     seed: int = 0
@@ -166,6 +168,7 @@ class RenderRequest:
     noise: NoiseSpec = NoiseSpec()
     preview: bool = False
     preview_resolution: int = 128
+    preview_always: bool = False
     output_size: int = None
     request_id: int = field(default=0, compare=False)
 
@@ -392,7 +395,7 @@ class Renderer:
             keys.append(key)
         return keys
 
-    def _synthesize(self, ws, noise, preview_stop):
+    def _synthesize(self, ws, noise, preview_stop, preview_always=False):
         """Run the blocks not in the cache; returns (img, computed, reused, index of the last block run)."""
         last = len(self._blocks) - 1
         cacheable = noise.cacheable
@@ -408,7 +411,14 @@ class Renderer:
             for idx in range(cached):  # keep the prefix warm in the LRU
                 self._block_cache.get(keys[idx])
         # A preview stops early unless the whole preview is cached (then the change is finer than it).
-        stop = preview_stop if preview_stop is not None and cached < preview_stop else last
+        stop = preview_stop if preview_stop is not None and (cached < preview_stop or preview_always) else last
+        if cached > stop:  # preview_always with finer blocks cached: take the preview block's own entry
+            cached, x, img = -1, None, None
+            for idx in range(stop, -1, -1):
+                entry = self._block_cache.get(keys[idx])
+                if entry is not None:
+                    cached, (x, img) = idx, entry
+                    break
         computed = []
         for idx in range(cached + 1, stop + 1):
             block, (start, count) = self._blocks[idx], self._ranges[idx]
@@ -430,7 +440,7 @@ class Renderer:
             ws = self.ws_for_request(request)
             t1 = time.perf_counter()
             preview_stop = _preview_stop(self.G, request.preview_resolution) if request.preview else None
-            img, computed, reused, stop = self._synthesize(ws, request.noise, preview_stop)
+            img, computed, reused, stop = self._synthesize(ws, request.noise, preview_stop, request.preview_always)
             if self.device.type == 'cuda':
                 torch.cuda.synchronize(self.device)
             t2 = time.perf_counter()

@@ -44,7 +44,10 @@ def network_info(net, device):
     source = str(meta.get('source') or 'network')
     name = 'random network' if meta.get('random_init') else os.path.basename(source.rstrip('/\\'))
     blocks = G.synthesis.blocks()
-    return dict(name=name, source=source, format=meta.get('format'), resolution=G.img_resolution,
+    block_facts = [dict(resolution=block.resolution, ws_start=start, ws_count=count,
+                        cost=block.resolution ** 2 * block.out_channels * (block.in_channels + block.out_channels))
+                   for block, (start, count) in zip(blocks, G.synthesis.block_ws_ranges())]
+    return dict(blocks=block_facts, name=name, source=source, format=meta.get('format'), resolution=G.img_resolution,
                 device=str(device), random_init=bool(meta.get('random_init')), c_dim=G.c_dim, z_dim=G.z_dim,
                 w_dim=G.w_dim, num_ws=G.num_ws, fingerprint=meta.get('fingerprint'),
                 noise_layers=noise_layers(G), layer_groups=layer_groups(G),

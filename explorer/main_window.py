@@ -31,7 +31,8 @@ NETWORK_FILTER = 'Networks (*.pkl *.safetensors);;All files (*)'
 NETWORK_EXTENSIONS = ('.pkl', '.safetensors')
 SESSION_FILTER = 'Stylescope sessions (*.json)'
 MAX_RECENT = 8
-PREVIEW_ABOVE_MS = 30.0  # while dragging, render previews when a full frame takes longer than this
+PREVIEW_ABOVE_MS = 30.0   # while dragging, render previews when a full frame takes longer than this
+PREVIEW_BUDGET_MS = 100.0  # ... choosing the preview resolution to take about this long
 
 
 def freeze_long_lived_objects():
@@ -246,10 +247,50 @@ class MainWindow(QMainWindow):
 
     # --- rendering ----------------------------------------------------------------------------
     def current_request(self, preview=None):
-        if preview is None:
-            can = bool(self.network_info and self.network_info.get('can_preview'))
-            preview = can and self.model.dragging and self.last_full_ms > PREVIEW_ABOVE_MS
-        return self.model.state.request(preview=preview, original=self.model.show_original)
+        """The request for the picture now: while a slider is dragged and full frames are slow, a
+        preview (see drag_preview_resolution); else the full image."""
+        resolution = self.drag_preview_resolution() if preview is None else None
+        if resolution is None:
+            return self.model.state.request(original=self.model.show_original)
+        return self.model.state.request(preview=True, preview_resolution=resolution, preview_always=True,
+                                        original=self.model.show_original)
+
+    def drag_preview_resolution(self):
+        """None (render in full) or the preview resolution for the drag in progress: the largest
+        whose estimated time (the last full frame's, scaled by the blocks' share of the work) fits
+        PREVIEW_BUDGET_MS, at least 32 px. A drag that only moves ws rows finer than the preview
+        renders in full (a preview could not show it)."""
+        info = self.network_info
+        if not (info and info.get('can_preview') and self.model.dragging and self.last_full_ms > PREVIEW_ABOVE_MS):
+            return None
+        blocks = info['blocks']
+        total = sum(b['cost'] for b in blocks)
+        final = blocks[-1]['resolution']
+        chosen, done = min(32, final), 0
+        for block in blocks:
+            done += block['cost']
+            if self.last_full_ms * done / total <= PREVIEW_BUDGET_MS:
+                chosen = max(chosen, block['resolution'])
+        if chosen >= final:
+            return None
+        preview_rows = set()
+        for block in blocks:
+            if block['resolution'] <= chosen:
+                preview_rows.update(range(block['ws_start'], block['ws_start'] + block['ws_count']))
+        return chosen if preview_rows & set(self._gesture_rows()) else None
+
+    def _gesture_rows(self):
+        """ws rows the change in progress moves (all rows when unknown)."""
+        key, state, info = self.model.gesture, self.model.state, self.network_info
+        if isinstance(key, tuple) and key[0] == 'alpha' and state.directions is not None:
+            d = state.directions
+            return range(int(d.layer_start[key[1]]), int(d.layer_end[key[1]]))
+        if isinstance(key, tuple) and key[0] == 'noise':
+            resolution = int(str(key[1]).split('.')[0][1:])
+            for block in info['blocks']:
+                if block['resolution'] == resolution:
+                    return range(block['ws_start'], block['ws_start'] + block['ws_count'])
+        return range(info['num_ws'])
 
     def request_render(self):
         if self.network_info is None:
@@ -261,8 +302,8 @@ class MainWindow(QMainWindow):
         res = self.network_info['resolution'] if self.network_info else None
         self.image_view.set_image(result.image, (res, res) if res else None, tag=result.request_id)
         ms = result.timings['total_ms']
-        if not result.preview:
-            self.last_full_ms = ms
+        if not result.preview and len(result.computed_blocks) == len(self.network_info['blocks']):
+            self.last_full_ms = ms  # a frame drawn from scratch: what a full render costs
         self.ms_label.setText(f"{ms:.0f} ms{' (preview)' if result.preview else ''}")
         now = time.perf_counter()
         self._frame_times.append(now)
@@ -314,8 +355,7 @@ class MainWindow(QMainWindow):
             self.banner.setVisible(False)
         if self._opening_path:
             self._remember_recent(self._opening_path)
-        self.model.set_network(info, keep_state=same)
-        self.request_render()
+        self.model.set_network(info, keep_state=same)  # the new state's event requests the first frame
         freeze_long_lived_objects()
 
     def _on_network_failed(self, text):

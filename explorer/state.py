@@ -114,7 +114,7 @@ class EditState:
         return dataclasses.replace(self, **changes)
 
     # -- what it renders
-    def request(self, preview=False, original=False, preview_resolution=128, output_size=None):
+    def request(self, preview=False, original=False, preview_resolution=128, output_size=None, preview_always=False):
         """The RenderRequest of this state. original: the unedited image (no direction edits, no
         style mixing) for the A/B comparison."""
         latent = dict(w=self.w) if self.w is not None else dict(seed=self.seed)
@@ -125,7 +125,8 @@ class EditState:
             mixing = tuple(Mix(m.latent, m.rows) for m in self.mixing if m.rows)
         return RenderRequest(class_idx=self.class_idx, psi=self.psi, cutoff=self.cutoff, mixing=mixing,
                              offsets=offsets, noise=self.noise, preview=preview,
-                             preview_resolution=preview_resolution, output_size=output_size, **latent)
+                             preview_resolution=preview_resolution, preview_always=preview_always,
+                             output_size=output_size, **latent)
 
     @property
     def is_edited(self):
@@ -300,6 +301,11 @@ class EditorModel:
     @property
     def state(self):
         return self._state
+
+    @property
+    def gesture(self):
+        """The coalesce key of the change in progress (('alpha', k), 'psi', ...), or None."""
+        return self._gesture
 
     # -- changing the state
     def set_state(self, new, coalesce=None):

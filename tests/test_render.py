@@ -360,3 +360,18 @@ def test_interpolation_endpoints():
     np.testing.assert_array_equal(catmull_rom(*p, 0.0), p[1])
     np.testing.assert_allclose(catmull_rom(*p, 1.0), p[2], atol=1e-12)
     assert FrozenArray(a) == FrozenArray(a.copy()) and FrozenArray(a) != FrozenArray(b)
+
+
+def test_preview_always_stays_a_preview_when_cached(G):
+    """A drag back to an earlier value finds its preview blocks cached: with preview_always the
+    renderer returns that preview again instead of falling back to a full render."""
+    renderer = Renderer(G)
+    request = RenderRequest(seed=3, offsets=(Offset(direction(1), 1.0, 0, G.num_ws),), preview=True,
+                            preview_resolution=16)
+    first = renderer.render(request)
+    assert first.preview and first.resolution == 16
+    again = renderer.render(request.replace(preview_always=True))
+    assert again.preview and again.computed_blocks == () and np.array_equal(again.image, first.image)
+    assert not renderer.render(request).preview  # the default: a cached preview means a finer change
+    # with every block cached, preview_always still answers at the preview's size
+    assert renderer.render(request.replace(preview_always=True)).resolution == 16
