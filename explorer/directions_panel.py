@@ -58,7 +58,7 @@ class DirectionRow(QFrame):
         self.range_slider.setEdgeLabelMode(self.range_slider.edgeLabelMode().NoLabel)
         self.preset_buttons = {}
         for group, letter in GROUP_KEYS:
-            if group in groups:
+            if group in groups and groups[group][1] > groups[group][0]:
                 s, e = groups[group]
                 self.preset_buttons[group] = tool_button(letter, f'{group} layers only: ws {s}-{e - 1}')
         self.preset_buttons['all'] = tool_button('all', f'all layers: ws 0-{num_ws - 1}')

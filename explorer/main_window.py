@@ -103,7 +103,7 @@ class MainWindow(QMainWindow):
         self.docks['history'] = self._dock('Favourites and history', self.history_panel, bottom)
         self.docks['plots'] = self._dock('Plots', self.plots_panel, bottom)
         self.splitDockWidget(self.docks['history'], self.docks['plots'], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks['latent'], self.docks['truncation'], self.docks['noise']], [190, 110, 320],
+        self.resizeDocks([self.docks['latent'], self.docks['truncation'], self.docks['noise']], [130, 110, 380],
                          Qt.Orientation.Vertical)
         self.resizeDocks([self.docks['latent'], self.docks['directions']], [330, 520], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks['history']], [170], Qt.Orientation.Vertical)
@@ -258,7 +258,7 @@ class MainWindow(QMainWindow):
     def drag_preview_resolution(self):
         """None (render in full) or the preview resolution for the drag in progress: the largest
         whose estimated time (the last full frame's, scaled by the blocks' share of the work) fits
-        PREVIEW_BUDGET_MS, at least 32 px. A drag that only moves ws rows finer than the preview
+        PREVIEW_BUDGET_MS, at least 32 px (or half the network's). A drag that only moves ws rows finer than the preview
         renders in full (a preview could not show it)."""
         info = self.network_info
         if not (info and info.get('can_preview') and self.model.dragging and self.last_full_ms > PREVIEW_ABOVE_MS):
@@ -266,7 +266,7 @@ class MainWindow(QMainWindow):
         blocks = info['blocks']
         total = sum(b['cost'] for b in blocks)
         final = blocks[-1]['resolution']
-        chosen, done = min(32, final), 0
+        chosen, done = min(32, final // 2), 0
         for block in blocks:
             done += block['cost']
             if self.last_full_ms * done / total <= PREVIEW_BUDGET_MS:

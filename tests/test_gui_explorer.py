@@ -286,3 +286,32 @@ def test_conditional_network_has_a_class_picker(qtbot, tmp_path):
     assert win.model.state.class_idx == 2
     assert_shows(win, reference_renderer(path))
     win.render_client.stop()
+
+
+def test_dragging_a_slow_network_shows_previews_then_the_full_frame(window, qtbot, reference):
+    window.model.update(directions=some_directions(), alphas=(0, 0, 0))
+    settle(window, qtbot)
+    window.last_full_ms = 1000.0  # pretend full frames are slow: the drag renders previews
+    slider = window.directions_panel.rows[0].slider
+    slider.sliderPressed.emit()
+    slider.setValue(1.0)
+    assert window.drag_preview_resolution() == 16  # a 32 px network: half of it at least
+    qtbot.waitUntil(lambda: window.last_result is not None and window.last_result.request.preview, timeout=30000)
+    qtbot.waitUntil(lambda: window.last_result.request_id == window.render_client.newest_id, timeout=30000)
+    preview = window.last_result
+    assert preview.preview and preview.resolution == 16 and window.image_view.image_size() == (16, 16)
+    assert 'preview' in window.ms_label.text()
+    slider.sliderReleased.emit()
+    result = settle(window, qtbot)
+    assert not result.preview and window.image_view.image_size() == (32, 32)
+    assert_shows(window, reference)
+    # a drag of a direction that only reaches rows finer than the preview renders in full
+    window.model.set_state(window.model.state.with_range(1, 6, 8))
+    settle(window, qtbot)
+    window.last_full_ms = 1000.0
+    row = window.directions_panel.rows[1]
+    row.slider.sliderPressed.emit()
+    row.slider.setValue(2.0)
+    assert window.drag_preview_resolution() is None
+    row.slider.sliderReleased.emit()
+    settle(window, qtbot)

@@ -89,3 +89,23 @@ def test_explorer_never_imports_torch():
     for path in EXPLORER_DIR.rglob('*.py'):
         text = path.read_text()
         assert 'import torch' not in text and 'from torch' not in text, path
+
+
+def test_main_window_in_use_screenshot(window, qtbot):
+    """The picture for README: the default network with directions, favourites and plots in use."""
+    from tests.gui_helpers import wait_job
+    for seed in (3, 8, 21, 5):
+        window.latent_panel.seed_box.setValue(seed)
+        settle(window, qtbot)
+        assert window.history_panel.add_favourite() is not None
+    wait_job(qtbot, window.directions_panel.compute_pca(n_samples=4000, n_components=12))
+    rows = window.directions_panel.rows
+    rows[0].slider.setValue(2.0)
+    rows[2].slider.setValue(-1.5)
+    rows[2].preset_buttons['coarse'].click()
+    window.truncation_panel.psi_slider.setValue(0.8)
+    window.mixing_panel.add_source(seed=42)
+    window.mixing_panel.toggle_group(0, 'fine')
+    settle(window, qtbot)
+    qtbot.wait(300)  # let the render-time plot redraw
+    screenshot(window, 'main.png')
