@@ -160,8 +160,11 @@ def test_a_killed_snapshot_write_never_counts(data, tmp_path):
     # ... and a same-numbered state that no longer matches its network file:
     torch.save(dict(good[2], cur_nimg=8), good[1])
     assert snapshot.load_complete(run_dir) is None
-    torch.save(good[2], good[1])
+    # a kill between the network write and the final rename of a sub-kimg snapshot's state:
+    # the matching state still waits as .new, and is taken
+    torch.save(good[2], good[1] + '.new')
     assert snapshot.load_complete(run_dir)[0] == good[0]
+    assert torch.load(good[1], weights_only=True)['cur_nimg'] == 4 and not os.path.exists(good[1] + '.new')
     # the next run in that folder clears the temporary
     training_loop(make_config('small', 16, data=data, kimg=0.008, snap=1, **TINY), run_dir,
                   Resume('continue', good[0], good[1]), progress=False)
@@ -253,3 +256,32 @@ def test_tensorboard_scalars_when_the_package_is_there(data, tmp_path, monkeypat
     tags = [tag for tag, _ in calls]
     assert tags[0] == 'init' and tags[-1] == 'close'
     assert {'Loss/G/loss', 'Loss/D/loss', 'sec/kimg', 'Progress/augment'} <= set(tags)
+
+
+def test_sigkill_at_any_moment_then_resume_latest(data, tmp_path):
+    """A real kill -9 while snapshots are being written every tick; the folder stays resumable."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    outdir = tmp_path / 'runs'
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    argv = [sys.executable, os.path.join(repo, 'main.py'), 'train', '--data', data, '--outdir', str(outdir),
+            '--kimg', '1', '--snap', '1', *TINY_FLAGS[:-4], '--tick', '0.004', '--device', 'cpu']
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, OMP_NUM_THREADS='1'))
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not list(outdir.glob('*/network-snapshot-*.safetensors')):
+            time.sleep(0.05)
+        time.sleep(0.7)   # several ticks later, somewhere inside a step or a snapshot write
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    run_dir = snapshot.run_folders(str(outdir))[0]
+    net_path, _state_path, state = snapshot.load_complete(run_dir)
+    assert open_network(net_path).meta['cur_nimg'] == state['cur_nimg'] > 0
+    assert main.main(['train', '--resume', 'latest', '--outdir', str(outdir), '--kimg',
+                      str(state['cur_nimg'] / 1000 + 0.008)]) == 0
+    assert not [n for n in os.listdir(run_dir) if n.endswith('.tmp')]
+    assert snapshot.load_complete(run_dir)[2]['cur_nimg'] == state['cur_nimg'] + 8

@@ -86,12 +86,9 @@ def _find_continuation(resume, outdir):
                                   f'with its training-state-NNNNNN.pt); give another run folder or a network file.')
         return (resume,) + found
     if resume.endswith('.safetensors'):
-        run_dir = os.path.dirname(os.path.abspath(resume))
-        for number, net_path, state_path in snapshot.complete_snapshots(run_dir):
-            if os.path.samefile(net_path, resume):
-                state = snapshot.load_state(state_path)
-                if state.get('cur_nimg') == snapshot._network_nimg(net_path):
-                    return run_dir, net_path, state_path, state
+        pair = snapshot.complete_pair(resume)
+        if pair is not None:
+            return (os.path.dirname(os.path.abspath(resume)), resume) + pair
     return None  # any other network file: fine-tune from its weights
 
 

@@ -6,7 +6,10 @@ A snapshot is a pair written atomically (temporary name, fsync, rename), the net
   network-snapshot-NNNNNN.safetensors  G_ema, G, D via core.model_io.save_network, with
                                        augment_p, training_set_kwargs, kimg and cur_nimg metadata
 NNNNNN is the kimg reached. A snapshot counts only when both files exist and agree on cur_nimg,
-so a process killed at any moment leaves the newest complete snapshot to resume from.
+so a process killed at any moment leaves the newest complete snapshot to resume from. Ticks
+shorter than 1 kimg reuse a number; then the new state goes to `training-state-NNNNNN.pt.new`
+first, the network replaces the old one, and only then the state takes the final name, so at every
+instant one of the two state files matches the network file on disk.
 """
 from __future__ import annotations
 
@@ -56,14 +59,16 @@ def save_snapshot(run_dir, cur_nimg, G, D, G_ema, state, augment_p, training_set
     """Write the pair for cur_nimg; returns the network path."""
     number = cur_nimg // 1000
     state = dict(state, format=STATE_FORMAT, version=1, cur_nimg=cur_nimg)
-    atomic_write(os.path.join(run_dir, STATE_NAME.format(number)), lambda tmp: torch.save(state, tmp))
+    state_path = os.path.join(run_dir, STATE_NAME.format(number))
+    atomic_write(state_path + '.new', lambda tmp: torch.save(state, tmp))
     net_path = os.path.join(run_dir, NETWORK_NAME.format(number))
     save_network(net_path, G_ema, D=D, G=G, extra_meta=dict(
         augment_p=augment_p, training_set_kwargs=training_set_kwargs, kimg=cur_nimg / 1000, cur_nimg=cur_nimg))
+    os.replace(state_path + '.new', state_path)
     return net_path
 
 
-def _network_nimg(path):
+def network_nimg(path):
     try:
         with safetensors.safe_open(path, framework='pt') as f:
             return int(json.loads((f.metadata() or {}).get('cur_nimg', 'null')))
@@ -84,32 +89,39 @@ def load_state(path):
     return state
 
 
-def complete_snapshots(run_dir):
-    """[(number, network path, state path)] of complete pairs, newest first."""
-    found = []
-    for entry in os.scandir(run_dir):
-        m = _NETWORK_RE.match(entry.name)
-        if not m:
+def complete_pair(net_path):
+    """(state path, state) of the training state that matches this network snapshot, or None.
+    A matching `.new` state (the write was cut short before its final rename) is renamed into place."""
+    m = _NETWORK_RE.match(os.path.basename(net_path))
+    nimg = network_nimg(net_path) if m else None
+    if nimg is None:
+        return None
+    state_path = os.path.join(os.path.dirname(os.path.abspath(net_path)), STATE_NAME.format(int(m.group(1))))
+    for candidate in (state_path, state_path + '.new'):
+        if not os.path.isfile(candidate):
             continue
-        number = int(m.group(1))
-        state_path = os.path.join(run_dir, STATE_NAME.format(number))
-        if os.path.isfile(state_path):
-            found.append((number, entry.path, state_path))
-    return sorted(found, reverse=True)
+        try:
+            state = load_state(candidate)
+        except StylescopeError:
+            continue
+        if state.get('cur_nimg') == nimg:
+            if candidate != state_path:
+                os.replace(candidate, state_path)
+            return state_path, state
+    return None
 
 
 def load_complete(run_dir):
     """Newest complete snapshot of run_dir -> (network path, state path, state), or None."""
-    for _number, net_path, state_path in complete_snapshots(run_dir):
-        nimg = _network_nimg(net_path)
-        if nimg is None:
-            continue
-        try:
-            state = load_state(state_path)
-        except StylescopeError:
-            continue
-        if state.get('cur_nimg') == nimg:
-            return net_path, state_path, state
+    networks = []
+    for entry in os.scandir(run_dir):
+        m = _NETWORK_RE.match(entry.name)
+        if m:
+            networks.append((int(m.group(1)), entry.path))
+    for _number, net_path in sorted(networks, reverse=True):
+        pair = complete_pair(net_path)
+        if pair is not None:
+            return (net_path,) + pair
     return None
 
 
@@ -145,9 +157,12 @@ def new_run_dir(outdir, desc):
 
 
 def remove_temp_files(run_dir):
-    """Delete temporaries an interrupted write left behind ('.name.xxxxxxxx.tmp')."""
+    """Delete what an interrupted write left behind: '.name.xxxxxxxx.tmp' temporaries and
+    'training-state-NNNNNN.pt.new' states whose network never arrived (call after load_complete)."""
     for entry in os.scandir(run_dir):
-        if entry.name.startswith('.') and entry.name.endswith('.tmp') and entry.is_file():
+        stale_tmp = entry.name.startswith('.') and entry.name.endswith('.tmp')
+        stale_new = entry.name.startswith('training-state-') and entry.name.endswith('.pt.new')
+        if (stale_tmp or stale_new) and entry.is_file():
             os.remove(entry.path)
 
 
