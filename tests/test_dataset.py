@@ -123,6 +123,9 @@ def test_bad_containers(tmp_path):
     (tmp_path / 'empty').mkdir()
     with pytest.raises(StylescopeError, match='holds no images'):
         ImageDataset(tmp_path / 'empty')
+    bad_zip = make_zip(tmp_path / 'bad.zip', {'00000/img00000000.png': _image(0), '00000/img00000001.png': b'junk'})
+    with pytest.raises(StylescopeError, match=r'bad\.zip:00000/img00000001\.png is not a readable image'):
+        ImageDataset(bad_zip)
     root = make_folder(tmp_path / 'ds', count=2)
     with open(os.path.join(root, 'dataset.json'), 'w') as f:
         f.write('{broken')
