@@ -285,3 +285,14 @@ def test_sigkill_at_any_moment_then_resume_latest(data, tmp_path):
                       str(state['cur_nimg'] / 1000 + 0.008)]) == 0
     assert not [n for n in os.listdir(run_dir) if n.endswith('.tmp')]
     assert snapshot.load_complete(run_dir)[2]['cur_nimg'] == state['cur_nimg'] + 8
+
+
+@pytest.mark.slow
+def test_a_short_run_learns_the_data(data, tmp_path):
+    """The offline FID of G_ema against the blobs falls well below its value at the start."""
+    cfg = make_config('small', 16, data=data, kimg=0.4, snap=5, metrics=['pxfid256_full'], **TINY)
+    run_dir = snapshot.new_run_dir(str(tmp_path), 'learn')
+    training_loop(cfg, run_dir, progress=False)
+    fids = [json.loads(line)['results']['pxfid256_full'] for line in open(os.path.join(run_dir,
+                                                                                   'metric-pxfid256_full.jsonl'))]
+    assert len(fids) >= 3 and fids[-1] < 0.6 * fids[0], fids
