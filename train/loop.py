@@ -165,6 +165,10 @@ def _train(cfg, run_dir, resume, progress, d, cancel):
             G_kwargs = copy.deepcopy(net.G.init_kwargs)
             if net.D is not None:
                 D_kwargs = copy.deepcopy(net.D.init_kwargs)
+                epilogue = D_kwargs.setdefault('epilogue_kwargs', {})
+                group = min(epilogue.get('mbstd_group_size', 4) or cfg.batch_gpu, cfg.batch_gpu)
+                if cfg.batch_gpu % group:  # the file's group does not split this run's batches
+                    epilogue['mbstd_group_size'] = cfg.mbstd
             ada_kimg, ema_ramp = 100, None   # the official settings when resuming from a network
     G = Generator(**G_kwargs).train().requires_grad_(False).to(device)
     D = Discriminator(**D_kwargs).train().requires_grad_(False).to(device)
