@@ -9,13 +9,14 @@ from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QHBoxLayout, QWidget
 
 HISTORY = 200
-REDRAW_MS = 250  # the render-time plot is redrawn at most 4 times a second
+REDRAW_MS = 1000  # the render-time plot is redrawn at most once a second, and not during a drag
 
 
 class PlotsPanel(QWidget):
     def __init__(self, model, client, parent=None):
         super().__init__(parent)
         self.model = model
+        self.client = client
         self.times = collections.deque(maxlen=HISTORY)  # (seconds since start, ms, preview)
         self._t0 = time.perf_counter()
         self._dirty = False
@@ -97,7 +98,9 @@ class PlotsPanel(QWidget):
         self._dirty = True
 
     def _redraw_times(self):
-        if not self._dirty:
+        # Drawing a plot is many small calls into Qt, each taking the interpreter lock back from the
+        # render thread: while it renders, that would make the GUI thread late, so the plot waits.
+        if not self._dirty or self.model.dragging or self.client.busy or not self.isVisible():
             return
         self._dirty = False
         now = time.perf_counter() - self._t0

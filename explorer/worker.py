@@ -225,6 +225,11 @@ class RenderClient(QObject):
         self._wake.emit()
         return self._newest_id
 
+    @property
+    def busy(self):
+        """True while a render or a job is under way."""
+        return self._newest_id > self._passed_id or bool(self._jobs)
+
     def is_stale(self, request_id):
         """A result older than one already passed on (or than a request made before the newest
         network was opened) is stale. A result for an older request that is newer than what is on
