@@ -8,7 +8,8 @@ import pickle
 import numpy as np
 import PIL.Image
 import pytest
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PyQt6.QtGui import QDragEnterEvent, QDropEvent
 
 from core.directions import DirectionSet
 from core.directions import load as load_directions
@@ -142,10 +143,25 @@ def test_a_refused_pickle_leaves_the_previous_model(window, qtbot, tmp_path, ref
     assert_shows(window, reference)
 
 
+def drop(window, path):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(path)])
+    enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    window.dragEnterEvent(enter)
+    if not enter.isAccepted():
+        return False
+    window.dropEvent(QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier))
+    return True
+
+
 def test_open_dropped_and_recent_networks(window, qtbot, tmp_path, net_path):
     other = str(write_tiny_network(tmp_path / 'other.safetensors', seed=5))
-    job = window.open_path(other)
-    wait_job(qtbot, job)
+    (tmp_path / 'notes.txt').write_text('hello')
+    assert not drop(window, str(tmp_path / 'notes.txt'))
+    assert drop(window, other)
+    qtbot.waitUntil(lambda: not window.render_client.running_jobs, timeout=30000)
     settle(window, qtbot)
     assert window.network_info['name'] == 'other.safetensors'
     assert window.recent_networks()[0] == os.path.abspath(other)
