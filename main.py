@@ -21,6 +21,7 @@ COMMANDS = {  # subcommand -> module with run(args) -> exit code
     'info': 'core.cli_info',
     'directions': 'core.cli_directions',
     'video': 'core.cli_video',
+    'project': 'core.cli_project',
     'train': 'train.cli_train',
     'dataset': 'train.cli_dataset',
     'metrics': 'train.cli_metrics',
@@ -40,7 +41,9 @@ def _add_generate(sub, common):
     p = sub.add_parser('generate', parents=[common], help='write images for a list of seeds',
                        description='Write seedNNNN.png for each seed, as the official generate.py does.')
     p.add_argument('--network', metavar='PATH', help=NETWORK_HELP)
-    p.add_argument('--seeds', required=True, metavar='LIST', help="seed list such as '0-7,42' (ranges inclusive)")
+    p.add_argument('--seeds', metavar='LIST', help="seed list such as '0-7,42' (ranges inclusive)")
+    p.add_argument('--projected-w', metavar='FILE', help="draw saved ws instead (projected_w.npz, key 'w'; "
+                   "writes projNN.png; seeds are ignored)")
     p.add_argument('--trunc', type=float, default=1.0, metavar='PSI', help='truncation psi (default: 1)')
     p.add_argument('--trunc-cutoff', type=int, default=None, metavar='N',
                    help='truncate only ws rows 0..N-1 (default: all)')
@@ -75,6 +78,11 @@ def _add_directions(sub, common):
     add_parser(sub, [common])
 
 
+def _add_project(sub, common):
+    from core.cli_project import add_parser  # light: its heavy imports wait for run()
+    add_parser(sub, [common])
+
+
 def _add_train(sub, common):
     from train.cli_train import add_parser  # light: its heavy imports wait for run()
     add_parser(sub, [common])
@@ -97,7 +105,7 @@ def build_parser():
     parser = argparse.ArgumentParser(prog='stylescope', description='StyleGAN2-ADA latent-space explorer.')
     parser.add_argument('--debug', action='store_true', help='show the full traceback on errors')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
-    for add in (_add_explore, _add_generate, _add_convert, _add_info, _add_video, _add_directions,
+    for add in (_add_explore, _add_generate, _add_convert, _add_info, _add_video, _add_directions, _add_project,
                 _add_train, _add_dataset, _add_metrics):
         add(sub, common)
     return parser

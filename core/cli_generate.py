@@ -1,4 +1,5 @@
-"""`generate`: seeds -> seedNNNN.png (and grid.png), pixel for pixel as the official generate.py."""
+"""`generate`: seeds -> seedNNNN.png (and grid.png), pixel for pixel as the official generate.py;
+or, with --projected-w, each saved ws -> projNN.png (seeds ignored, as in the official script)."""
 import os
 import sys
 
@@ -8,8 +9,8 @@ from core.default_model import open_network_or_default
 from core.device import resolve_device
 from core.errors import StylescopeError
 from core.images import make_grid, save_png
-from core.latent import class_vector, parse_seeds
-from core.render import render_seeds
+from core.latent import class_vector, load_ws_file, parse_seeds
+from core.render import render_seeds, render_ws
 
 
 def _check_options(args):
@@ -37,8 +38,31 @@ def _batches(items, size):
         yield items[start:start + size]
 
 
+def _run_projected_w(args):
+    """Each ws of an .npz ('w' [n, num_ws, w_dim]) -> projNN.png, as the official generate.py."""
+    import torch
+    if args.seeds is not None:
+        print('warning: --seeds is ignored with --projected-w', file=sys.stderr)
+    device = resolve_device(args.device)
+    net = open_network_or_default(args.network, device)
+    ws = torch.from_numpy(load_ws_file(args.projected_w, net.G.num_ws, net.G.w_dim)).to(device)
+    _make_outdir(args.outdir)
+    for idx, w in enumerate(tqdm(ws, unit='img', desc='generate')):
+        img = render_ws(net.G, w.unsqueeze(0), args.noise_mode)[0]
+        save_png(os.path.join(args.outdir, f'proj{idx:02d}.png'), img,
+                 {'Software': 'Stylescope', 'projected_w': os.path.abspath(args.projected_w), 'index': idx,
+                  'noise_mode': args.noise_mode, 'network': net.meta.get('source'),
+                  'fingerprint': net.meta.get('fingerprint')})
+    print(f"wrote {len(ws)} image{'s' * (len(ws) != 1)} from {args.projected_w} to {args.outdir}")
+    return 0
+
+
 def run(args):
     _check_options(args)
+    if getattr(args, 'projected_w', None):
+        return _run_projected_w(args)
+    if args.seeds is None:
+        raise StylescopeError('nothing to generate: give --seeds (such as 0-7) or --projected-w FILE')
     seeds = parse_seeds(args.seeds)
     device = resolve_device(args.device)
     net = open_network_or_default(args.network, device)
