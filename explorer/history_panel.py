@@ -65,7 +65,8 @@ class HistoryPanel(QWidget):
     def _on_history(self, can_undo, can_redo):
         self.undo_button.setEnabled(can_undo)
         self.redo_button.setEnabled(can_redo)
-        self.history_label.setText(f'{len(self.model._undo)} undo / {len(self.model._redo)} redo steps')
+        undo, redo = self.model.undo_depth
+        self.history_label.setText(f'{undo} undo / {redo} redo steps')
 
     def _on_original(self, on):
         self.ab_button.blockSignals(True)

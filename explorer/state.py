@@ -349,6 +349,11 @@ class EditorModel:
     def can_redo(self):
         return bool(self._redo)
 
+    @property
+    def undo_depth(self):
+        """(undo steps, redo steps) available."""
+        return len(self._undo), len(self._redo)
+
     def reset(self, state):
         """A fresh start (a new network): `state` with an empty history."""
         self._undo.clear()
