@@ -1,6 +1,6 @@
 """Favourites and history: undo / redo, the A/B toggle, and a strip of favourites (the current
 state stored with a thumbnail; click one to go back to it; they are saved with the session)."""
-from PyQt6.QtCore import QSize, Qt, pyqtSignal
+from PyQt6.QtCore import QSize, pyqtSignal
 from PyQt6.QtWidgets import (QHBoxLayout, QInputDialog, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton,
                              QVBoxLayout, QWidget)
 
