@@ -316,3 +316,36 @@ def test_landmark_text_and_centre_crop(tmp_path):
     assert target.shape == (16, 16, 3) and info['alignment'] == 'ffhq-landmarks'
     with pytest.raises(StylescopeError, match='left eye landmark'):
         prepare_target(str(path), 16, landmarks='-5,10,20,10,15,20')
+
+
+def test_a_real_ctrl_c_writes_valid_outputs(net_file, photo, tmp_path):
+    """SIGINT to a running `python main.py project --save-video`, as a terminal's Ctrl+C sends."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    out = tmp_path / 'out'
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen([sys.executable, os.path.join(repo, 'main.py'), 'project', '--network', net_file[0],
+                             '--target', photo, '--outdir', str(out), '--num-steps', '100000', '--save-video',
+                             '--device', 'cpu'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    try:
+        deadline = time.time() + 60
+        while not (out / 'target.png').exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        time.sleep(1.5)  # some steps run
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert 'interrupted after' in stdout
+    _, meta = _check_outputs(out, _G())
+    assert meta['interrupted'] and meta['steps_done'] >= 1
+    if (out / 'proj.mp4').exists():  # unless the signal landed in the encoder (then a warning says so)
+        frames, _ = imageio_ffmpeg.count_frames_and_secs(str(out / 'proj.mp4'))
+        assert meta['steps_done'] - 1 <= frames <= meta['steps_done']
+    else:
+        assert 'proj.mp4 was not written' in stderr
