@@ -56,7 +56,7 @@ def parse_metric_list(text):
 # -- feature extractors ----------------------------------------------------------------------
 
 class PixelFeatures:
-    """uint8 NCHW -> [N, 3 * 16 * 16] float64: RGB in [0, 1], area-averaged to 16x16."""
+    """uint8 NCHW -> [N, 3 * 16 * 16] float64 tensor: RGB in [0, 1], area-averaged to 16x16."""
     name = 'pixels16'
 
     def __call__(self, images):
@@ -64,7 +64,7 @@ class PixelFeatures:
         if x.shape[1] == 1:
             x = x.repeat(1, 3, 1, 1)
         x = F.adaptive_avg_pool2d(x, PIXEL_SIZE)
-        return x.flatten(1).double().cpu().numpy()
+        return x.flatten(1).double().cpu()
 
 
 class InceptionFeatures:
@@ -90,7 +90,7 @@ class InceptionFeatures:
             images = images.repeat(1, 3, 1, 1)
         with torch.no_grad():
             feats = self.net(images.to(self.device), return_features=True)
-        return feats.double().cpu().numpy()
+        return feats.double().cpu()
 
 
 def make_extractor(pixel, inception_path=None, device='cpu'):
@@ -105,7 +105,7 @@ def real_features(dataset, extractor, max_items=None, batch=64):
     for start in range(0, n, batch):
         images = torch.stack([dataset[i][0] for i in range(start, min(n, start + batch))])
         feats.append(extractor(images))
-    return np.concatenate(feats)
+    return torch.cat(feats)
 
 
 @torch.no_grad()
@@ -122,37 +122,42 @@ def generated_features(G, dataset, extractor, num, batch=32, seed=0, device='cpu
             else torch.zeros([n, 0], device=device)
         img = G(z, c, noise_mode='random', noise_generator=gen)
         feats.append(extractor((img * 127.5 + 128).clamp(0, 255).to(torch.uint8)))
-    return np.concatenate(feats)
+    return torch.cat(feats)
 
 
 # -- distances -------------------------------------------------------------------------------
 
+# The linear algebra runs in torch (float64, CPU), not numpy: torch honours the process's thread
+# settings, while OpenBLAS's own spinning threads can slow down 50x on a loaded 2-core machine.
+
 def frechet_distance(feats_a, feats_b):
-    mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
-    cov_a = feats_a.T @ feats_a / len(feats_a) - np.outer(mu_a, mu_a)
-    cov_b = feats_b.T @ feats_b / len(feats_b) - np.outer(mu_b, mu_b)
+    a, b = (torch.as_tensor(f, dtype=torch.float64).cpu() for f in (feats_a, feats_b))
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a = a.T @ a / len(a) - torch.outer(mu_a, mu_a)
+    cov_b = b.T @ b / len(b) - torch.outer(mu_b, mu_b)
     # Tr((A B)^(1/2)) = Tr((A^(1/2) B A^(1/2))^(1/2)), and the latter is symmetric PSD.
-    vals, vecs = np.linalg.eigh(cov_a)
-    sqrt_a = (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
+    vals, vecs = torch.linalg.eigh(cov_a)
+    sqrt_a = (vecs * vals.clamp(min=0).sqrt()) @ vecs.T
     mid = sqrt_a @ cov_b @ sqrt_a
-    tr_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((mid + mid.T) / 2), 0, None)).sum()
-    return float(np.square(mu_a - mu_b).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * tr_sqrt)
+    tr_sqrt = torch.linalg.eigvalsh((mid + mid.T) / 2).clamp(min=0).sqrt().sum()
+    return float((mu_a - mu_b).square().sum() + cov_a.trace() + cov_b.trace() - 2 * tr_sqrt)
 
 
 def kernel_distance(feats_real, feats_gen, num_subsets=100, max_subset_size=1000, seed=123):
-    d = feats_real.shape[1]
-    m = min(len(feats_real), len(feats_gen), max_subset_size)
+    real, gen = (torch.as_tensor(f, dtype=torch.float64).cpu() for f in (feats_real, feats_gen))
+    d = real.shape[1]
+    m = min(len(real), len(gen), max_subset_size)
     if m < 2:
         raise StylescopeError('KID needs at least 2 real and 2 generated images; use a larger dataset or metric.')
     rnd = np.random.RandomState(seed)
     total = 0.0
     for _ in range(num_subsets):
-        x = feats_gen[rnd.choice(len(feats_gen), m, replace=False)]
-        y = feats_real[rnd.choice(len(feats_real), m, replace=False)]
+        x = gen[torch.from_numpy(rnd.choice(len(gen), m, replace=False))]
+        y = real[torch.from_numpy(rnd.choice(len(real), m, replace=False))]
         a = (x @ x.T / d + 1) ** 3 + (y @ y.T / d + 1) ** 3
         b = (x @ y.T / d + 1) ** 3
-        total += (a.sum() - np.diag(a).sum()) / (m - 1) - b.sum() * 2 / m
-    return float(total / num_subsets / m)
+        total += float((a.sum() - a.diagonal().sum()) / (m - 1) - b.sum() * 2 / m)
+    return total / num_subsets / m
 
 
 # -- one metric ------------------------------------------------------------------------------
