@@ -122,6 +122,8 @@ def _plan(args, world):
             run_dir = None  # an older snapshot: continue into a new folder, keep the later ones
         resume = Resume('continue', net_path, state_path)
         print(f'continuing {net_path} at kimg {state["cur_nimg"] / 1000:.3f}')
+        if state['cur_nimg'] >= cfg.kimg * 1000:
+            print(f'note: the run already reached --kimg {cfg.kimg:g}; pass a larger --kimg to train on')
     else:
         if not args.data:
             raise StylescopeError('--data is required for a new run: give a folder or zip of images (make one with '
