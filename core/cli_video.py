@@ -28,6 +28,8 @@ def add_parser(subparsers, parents=()):
                    help='lerp, slerp (in z) or cubic (smooth Catmull-Rom in w) (default: lerp)')
     p.add_argument('--space', choices=('z', 'w'), default=None,
                    help='interpolate z or w (default: z for slerp, w otherwise; z needs seeds)')
+    p.add_argument('--session', metavar='FILE',
+                   help="a session saved by the explorer: its favourites are keyframes, after seeds and w files")
     p.add_argument('--loop', action='store_true', help='join the last keyframe back to the first (seamless loop)')
     p.add_argument('--fps', type=float, default=30.0, help='frames per second (default: 30)')
     p.add_argument('--duration', type=float, default=4.0, metavar='SECONDS', help='video length (default: 4)')
@@ -89,8 +91,11 @@ def _keyframes(args, G):
     keys = [Latent(seed=s) for s in parse_seeds(args.seeds)] if args.seeds else []
     for path in args.w_files:
         keys.extend(Latent(w=w) for w in load_ws_file(path, G.num_ws, G.w_dim))
+    if args.session:
+        from core.session_file import session_favourite_ws
+        keys.extend(Latent(w=w) for w in session_favourite_ws(args.session, G.num_ws, G.w_dim))
     if not keys:
-        raise StylescopeError('no keyframes: give --seeds and/or --w-files')
+        raise StylescopeError('no keyframes: give --seeds, --w-files and/or --session')
     return keys
 
 

@@ -17,7 +17,6 @@ import base64
 import dataclasses
 import json
 import os
-import uuid
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,9 +25,9 @@ from core.directions import DirectionSet
 from core.errors import StylescopeError
 from core.noise import NoiseSpec
 from core.render import FrozenArray, Latent, Mix, RenderRequest, offsets_from_directions
+from core.session_file import (SESSION_FORMAT, SESSION_VERSION, decode_array, encode_array,
+                               read_session, write_json_atomic)
 
-SESSION_FORMAT = 'stylescope-session'
-SESSION_VERSION = 1
 MAX_UNDO = 200
 SLIDER_LIMIT = 10.0  # direction sliders run from -10 to +10 units
 
@@ -475,30 +474,6 @@ def _unique_name(base, taken):
 # ----------------------------------------------------------------------------------------------
 # Encoding arrays, directions, latents
 
-def encode_array(array):
-    array = np.ascontiguousarray(array)
-    if array.dtype.kind == 'f':
-        array = array.astype('<f4')
-    elif array.dtype == np.uint8:
-        pass
-    else:
-        array = array.astype('<i8')
-    return dict(dtype=array.dtype.str, shape=list(array.shape), data=base64.b64encode(array.tobytes()).decode('ascii'))
-
-
-def decode_array(d):
-    try:
-        dtype = np.dtype(d['dtype'])
-        if dtype.kind not in 'fiu':
-            raise ValueError(f'dtype {dtype} is not a number type')
-        array = np.frombuffer(base64.b64decode(d['data']), dtype=dtype).reshape(d['shape'])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise StylescopeError(f'a saved array is damaged ({exc}): save the session again') from None
-    if array.dtype.kind == 'f' and not np.isfinite(array).all():
-        raise StylescopeError('a saved array holds NaN or infinite values: save the session again')
-    return array.copy()
-
-
 def _plain(obj):
     if isinstance(obj, dict):
         return {str(k): _plain(v) for k, v in obj.items()}
@@ -536,42 +511,6 @@ def _latent_from_dict(d):
 
 # ----------------------------------------------------------------------------------------------
 # Session files
-
-def write_json_atomic(path, data):
-    """Write JSON under a temporary name in the same folder, then rename: never half-written."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f'.{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp')
-    try:
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def read_session(path):
-    """A session file's dict; refuses anything that is not a Stylescope session."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise StylescopeError(f"session file '{path}' does not exist: check the path")
-    try:
-        with open(path, encoding='utf-8') as f:
-            data = json.load(f)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise StylescopeError(f"'{path}' is not a readable session file ({exc}): "
-                              'open a .json session saved by Stylescope') from None
-    if not isinstance(data, dict) or data.get('format') != SESSION_FORMAT or 'state' not in data:
-        raise StylescopeError(f"'{path}' is not a Stylescope session file: open a .json session saved by Stylescope")
-    if int(data.get('version', 0)) > SESSION_VERSION:
-        raise StylescopeError(f"'{path}' was saved by a newer Stylescope (session version {data['version']}): "
-                              'update Stylescope to open it')
-    return data
-
 
 # ----------------------------------------------------------------------------------------------
 # Latents as text (copy / paste)

@@ -191,3 +191,31 @@ def test_video_command_sweep_grid(G, tmp_path, monkeypatch):
     args.grid, args.out = '3x1', str(tmp_path / 'bad')
     with pytest.raises(StylescopeError, match='3x1'):
         cli_video.run(args)
+
+
+def test_video_keyframes_from_a_saved_session(G, tmp_path, monkeypatch):
+    from explorer.state import EditorModel
+    from core.render import RenderRequest
+    monkeypatch.setattr(cli_video, '_open_network', lambda path, device: types.SimpleNamespace(G=G, D=None, meta={}))
+    renderer = Renderer(G, 'cpu')
+    model = EditorModel()
+    fav_ws = [renderer.ws_array(RenderRequest(seed=s)) for s in (3, 8)]
+    for ws in fav_ws:
+        model.add_favourite(ws)
+    model.save_session(tmp_path / 'session.json')
+    parser = argparse.ArgumentParser()
+    cli_video.add_parser(parser.add_subparsers(dest='command'))
+    args = parser.parse_args(['video', '--session', str(tmp_path / 'session.json'), '--fps', '3', '--duration', '1',
+                              '--format', 'png', '--out', str(tmp_path / 'frames'), '--device', 'cpu'])
+    assert cli_video.run(args) == 0
+    names = sorted(os.listdir(tmp_path / 'frames'))
+    assert len(names) == 3
+    first = np.asarray(PIL.Image.open(tmp_path / 'frames' / names[0]))
+    last = np.asarray(PIL.Image.open(tmp_path / 'frames' / names[-1]))
+    expect = [renderer.render(RenderRequest(w=w)).image for w in fav_ws]
+    np.testing.assert_array_equal(first, expect[0])  # keyframes are the favourites, in order
+    np.testing.assert_array_equal(last, expect[1])
+    (tmp_path / 'empty.json').write_text('{"format": "stylescope-session", "version": 1, "state": {}}')
+    args.session, args.out = str(tmp_path / 'empty.json'), str(tmp_path / 'frames2')
+    with pytest.raises(StylescopeError, match='no favourites'):
+        cli_video.run(args)
