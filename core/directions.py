@@ -24,13 +24,13 @@ Facts about the methods: shared/reference/editing-methods.md sections 1.1-1.3.
 import dataclasses
 import json
 import os
-import uuid
 import warnings
 import zipfile
 
 import numpy as np
 import torch
 
+from core.atomic import atomic_write
 from core.errors import Cancelled, StylescopeError, is_cancelled
 from core.model_io import fingerprint as model_fingerprint
 from core.model_io import layer_groups as _model_layer_groups
@@ -296,18 +296,7 @@ class DirectionSet:
         arrays = dict(vectors=self.vectors, scales=self.scales, layer_start=self.layer_start,
                       layer_end=self.layer_end, centers=self.centers,
                       meta=np.array(json.dumps(meta, default=_json_default)))
-        folder = os.path.dirname(os.path.abspath(path))
-        tmp = os.path.join(folder, f'.{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp')
-        try:
-            with open(tmp, 'wb') as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def _json_default(obj):

@@ -4,13 +4,13 @@ Convention (official generate.py): NCHW float in [-1, 1] maps to uint8 as
 `(img * 127.5 + 128).clamp(0, 255)`, truncated toward zero by the cast.
 """
 import math
-import os
-import tempfile
 
 import numpy as np
 import PIL.Image
 import PIL.PngImagePlugin
 import torch
+
+from core.atomic import atomic_write
 
 
 def to_uint8(img_nchw):
@@ -40,17 +40,7 @@ def save_png(path, array, metadata=None):
 
     metadata: optional {key: value} stored as PNG text chunks (seed, psi, model fingerprint...).
     """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            _pil_image(array).save(f, format='PNG', pnginfo=_png_info(metadata))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, lambda f: _pil_image(array).save(f, format='PNG', pnginfo=_png_info(metadata)))
 
 
 def make_grid(images, cols=None):

@@ -11,12 +11,10 @@ arguments), `fingerprint`, and each extra_meta entry JSON-encoded under its own 
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import re
-import uuid
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +23,7 @@ import safetensors.torch
 import torch
 
 from core import safe_pickle
+from core.atomic import atomic_path
 from core.errors import StylescopeError
 from core.networks import Discriminator, Generator
 
@@ -302,7 +301,12 @@ def save_network(path, G_ema, D=None, G=None, extra_meta=None) -> None:
         if key in _RESERVED_META:
             raise ValueError(f'extra_meta may not set the reserved key {key!r}')
         header[key] = json.dumps(_plain(value))
-    _atomic_write(path, lambda tmp: safetensors.torch.save_file(tensors, tmp, metadata=header))
+    try:
+        with atomic_path(path) as tmp:
+            safetensors.torch.save_file(tensors, tmp, metadata=header)
+    except OSError as e:
+        raise StylescopeError(f'could not write {path} ({e.strerror or e}); check the folder exists, is '
+                              f'writable and has free space.') from None
 
 
 def _add_tensors(tensors, storages, prefix, net):
@@ -312,30 +316,6 @@ def _add_tensors(tensors, storages, prefix, net):
             t = t.clone()
         storages.add(t.untyped_storage().data_ptr())
         tensors[f'{prefix}.{name}'] = t
-
-
-def _atomic_write(path, write):
-    """write(tmp_path) next to `path`, flush it to disk, then rename over `path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f'.{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp')
-    try:
-        write(tmp)
-        with open(tmp, 'rb+') as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, _default_file_mode())  # safetensors creates files readable by their owner only
-        os.replace(tmp, path)
-    except OSError as e:
-        raise StylescopeError(f'could not write {path} ({e.strerror or e}); check the folder exists, is '
-                              f'writable and has free space.') from None
-    finally:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-
-
-def _default_file_mode():
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
 # ----------------------------------------------------------------------------------------------

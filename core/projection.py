@@ -29,8 +29,6 @@ Use:
 """
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -38,6 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.atomic import atomic_write
 from core.errors import StylescopeError, is_cancelled
 from core.image_losses import PerceptualLoss
 from core.images import to_uint8
@@ -317,23 +316,6 @@ def project(G, target, D=None, vgg=None, options=None, c=None, progress=None, ca
 
 # --- files -----------------------------------------------------------------------------------------
 
-def _atomic(path, write):
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            write(f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def save_projected_w(path, ws, meta=None):
     """The official projected_w.npz: key 'w' float32 [1, num_ws, w_dim], plus 'meta' (a JSON
     string, ignored by the official generate.py). Written atomically."""
@@ -342,16 +324,16 @@ def save_projected_w(path, ws, meta=None):
     arrays = dict(w=ws)
     if meta is not None:
         arrays['meta'] = np.array(json.dumps(meta))
-    _atomic(path, lambda f: np.savez(f, **arrays))
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def save_noise_maps(path, noise):
     """Optimised noise maps {'b16.conv0': [16, 16]} as an .npz, atomically."""
-    _atomic(path, lambda f: np.savez(f, **{k: np.asarray(v, dtype=np.float32) for k, v in noise.items()}))
+    atomic_write(path, lambda f: np.savez(f, **{k: np.asarray(v, dtype=np.float32) for k, v in noise.items()}))
 
 
 def save_json(path, data):
-    _atomic(path, lambda f: f.write((json.dumps(data, indent=2) + '\n').encode()))
+    atomic_write(path, lambda f: f.write((json.dumps(data, indent=2) + '\n').encode()))
 
 
 def options_dict(options):

@@ -7,10 +7,10 @@ shape; files are written under a temporary name and renamed, never half-written.
 import base64
 import json
 import os
-import uuid
 
 import numpy as np
 
+from core.atomic import atomic_write
 from core.errors import StylescopeError
 
 SESSION_FORMAT = 'stylescope-session'
@@ -43,19 +43,7 @@ def decode_array(d):
 
 def write_json_atomic(path, data):
     """Write JSON under a temporary name in the same folder, then rename: never half-written."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f'.{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp')
-    try:
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, lambda f: f.write(json.dumps(data).encode('utf-8')))
 
 
 def read_session(path):

@@ -11,6 +11,7 @@ import numpy as np
 from core import directions as core_directions
 from core.default_model import open_network_or_default
 from core.device import resolve_device
+from core.atomic import atomic_write
 from core.errors import StylescopeError
 from core.images import save_png
 from core.latent import load_ws_file
@@ -144,15 +145,7 @@ def save_ws(ctx, request, path):
     """The exact ws of `request` as .npz in the official layout: key 'w', [1, num_ws, w_dim]."""
     path = os.fspath(path)
     ws = ctx.renderer.ws_array(request)[None].astype(np.float32)
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f'.{os.path.basename(path)}.tmp.npz')
-    try:
-        np.savez(tmp, w=ws)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, lambda f: np.savez(f, w=ws))
     return path
 
 

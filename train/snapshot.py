@@ -16,11 +16,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import uuid
 
 import safetensors
 import torch
 
+from core.atomic import atomic_path
 from core.errors import StylescopeError
 from core.model_io import save_network
 
@@ -33,19 +33,12 @@ _RUN_RE = re.compile(r'^(\d+)-')
 
 def atomic_write(path, write):
     """write(tmp_path), fsync, then rename over path; the temporary file never survives."""
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f'.{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp')
     try:
-        write(tmp)
-        with open(tmp, 'rb+') as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            write(tmp)
     except OSError as e:
         raise StylescopeError(f'could not write {path} ({e.strerror or e}); check the folder is writable and has '
                               f'free space.') from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def write_json(path, obj):
