@@ -2,11 +2,10 @@
 import pathlib
 
 import numpy as np
-import torch
 from PyQt6.QtCore import QSettings
 
 from core.model_io import open_network, save_network
-from core.networks import Generator
+from tiny_nets import tiny_generator as _tiny_generator
 from core.render import Renderer
 
 SCREENSHOT_DIR = pathlib.Path('/tmp/stylescope_screens')
@@ -14,17 +13,7 @@ RES = 32  # blocks 4..32, num_ws 8: coarse 0-3, middle 4-7
 
 
 def tiny_generator(seed=0, c_dim=0, res=RES):
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        G = Generator(z_dim=16, c_dim=c_dim, w_dim=16, img_resolution=res, img_channels=3,
-                      mapping_kwargs=dict(num_layers=2), synthesis_kwargs=dict(channel_base=1024, channel_max=32))
-        G.eval().requires_grad_(False)
-        gen = torch.Generator().manual_seed(seed + 1)
-        for name, p in G.named_parameters():
-            if name.endswith('noise_strength'):  # zero at init: give the noise a visible effect
-                p.copy_(0.2 + 0.3 * torch.rand([], generator=gen))
-        G.mapping.w_avg.copy_(torch.randn([G.w_dim], generator=gen))
-    return G
+    return _tiny_generator(seed=seed, c_dim=c_dim, res=res)
 
 
 def write_tiny_network(path, **kwargs):

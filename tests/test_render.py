@@ -10,25 +10,15 @@ from core.errors import StylescopeError
 from core.images import to_uint8
 from core.latent import (add_offsets, as_ws, catmull_rom, lerp, load_ws_file, mix_ws, parse_rows, slerp, truncate,
                          z_from_seed)
-from core.networks import Generator
+from tiny_nets import tiny_generator as _tiny_generator
 from core.noise import NoiseSpec, noise_layers
 from core.render import FrozenArray, Latent, Mix, Offset, RenderRequest, Renderer, offsets_from_directions, synthesize
 
 RES = 64  # blocks 4, 8, 16, 32, 64; num_ws 10: coarse rows 0-3, middle 4-7, fine 8-9
 
 
-def tiny_generator(c_dim=0, seed=0, res=RES):
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        G = Generator(z_dim=16, c_dim=c_dim, w_dim=16, img_resolution=res, img_channels=3,
-                      mapping_kwargs=dict(num_layers=2), synthesis_kwargs=dict(channel_base=1024, channel_max=32))
-        G.eval().requires_grad_(False)
-        gen = torch.Generator().manual_seed(seed + 1)
-        for name, p in G.named_parameters():
-            if name.endswith('noise_strength'):  # zero at init: give the noise a visible effect
-                p.copy_(0.2 + 0.3 * torch.rand([], generator=gen))
-        G.mapping.w_avg.copy_(torch.randn([G.w_dim], generator=gen))
-    return G
+def tiny_generator(seed=0, c_dim=0, res=RES):
+    return _tiny_generator(seed=seed, c_dim=c_dim, res=res)
 
 
 @pytest.fixture(scope='module')
