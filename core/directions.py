@@ -844,6 +844,17 @@ def import_projected_w(path, G):
     return _all_layers(offset[None], [1.0], G, [_stem(path)], meta)  # the length becomes the unit
 
 
+def companion_path(network_path):
+    """The direction file that travels with a network file: `ffhq.pkl` -> `ffhq.directions.npz`
+    in the same folder (None for a folder or when there is none). The explorer opens it with the
+    network, which is how the bundled model arrives with its sliders."""
+    network_path = os.fspath(network_path)
+    if os.path.isdir(network_path):
+        return None
+    path = os.path.splitext(network_path)[0] + '.directions.npz'
+    return path if os.path.isfile(path) else None
+
+
 def open_directions(path, G, fingerprint=None):
     """Any direction file by its content: Stylescope `.npz`, GANSpace `.npz`, projected_w `.npz`,
     InterfaceGAN `.npy`, rosinality `.pt`. Checked against G (w_dim refused, fingerprint warns)."""

@@ -58,11 +58,30 @@ def network_info(net, device):
 # --- network ---------------------------------------------------------------------------------------
 
 def open_network(ctx, path=None, device='auto'):
+    """Open a network (None: the default one) and the direction file beside it, if any: the
+    info's 'directions' (a DirectionSet or None) and 'directions_warnings' carry it."""
     device = resolve_device(device)
     net = open_network_or_default(path, device)
     ctx.progress(1, 2)
     ctx.install(net, device)
-    return network_info(net, device)
+    info = network_info(net, device)
+    info['directions'], info['directions_warnings'] = _companion_directions(net)
+    return info
+
+
+def _companion_directions(net):
+    """(DirectionSet or None, [warning sentences]) of the file beside the network; a broken one
+    becomes a warning, never a failed open."""
+    path = core_directions.companion_path(net.meta['source']) if os.path.exists(net.meta['source']) else None
+    if path is None:
+        return None, []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            dset = core_directions.open_directions(path, net.G)
+    except StylescopeError as e:
+        return None, [f'the direction file beside the network was not loaded: {e}']
+    return dset, [str(w.message) for w in caught]
 
 
 # --- directions ------------------------------------------------------------------------------------

@@ -356,6 +356,8 @@ class MainWindow(QMainWindow):
         if self._opening_path:
             self._remember_recent(self._opening_path)
         self.model.set_network(info, keep_state=same)  # the new state's event requests the first frame
+        for text in info.get('directions_warnings') or ():
+            self.show_status(text)
         freeze_long_lived_objects()
 
     def _on_network_failed(self, text):

@@ -382,8 +382,11 @@ class EditorModel:
     def set_network(self, info, keep_state=False):
         """A network was opened: info holds num_ws, w_dim, c_dim, fingerprint... The history and
         favourites start afresh unless `keep_state` (the same model again)."""
-        self.network = dict(info)
-        state, _warnings = (self._state if keep_state else EditState()).fitted_to(
+        self.network = {k: v for k, v in info.items() if k != 'directions'}
+        fresh = EditState()
+        if info.get('directions') is not None:  # the network's own direction file: sliders from the start
+            fresh = fresh.add_directions(info['directions'])
+        state, _warnings = (self._state if keep_state else fresh).fitted_to(
             info['num_ws'], info['w_dim'], info['c_dim'])
         if not keep_state:
             self.favourites = []

@@ -170,6 +170,31 @@ def test_open_dropped_and_recent_networks(window, qtbot, tmp_path, net_path):
     assert window._drop_kind(net_path) == 'network' and window._drop_kind('x.json') == 'session'
 
 
+def test_a_direction_file_beside_the_network_opens_with_it(window, qtbot, tmp_path):
+    other = str(write_tiny_network(tmp_path / 'faces.safetensors', seed=6))
+    G = reference_renderer(other).G
+    dset = DirectionSet(np.eye(G.w_dim)[:2], [1.0, 2.0], [0, 4], [4, 8], ['smile', 'age'], {})
+    dset.save(str(tmp_path / 'faces.directions.npz'))
+    assert drop(window, other)
+    qtbot.waitUntil(lambda: not window.render_client.running_jobs, timeout=30000)
+    settle(window, qtbot)
+    state = window.model.state
+    assert state.directions.names == ['smile', 'age'] and state.alphas == (0.0, 0.0)
+    assert len(window.directions_panel.rows) == 2 and not window.model.can_undo
+    window.directions_panel.rows[1].slider.setValue(2.0)
+    settle(window, qtbot)
+    assert_shows(window, reference_renderer(other))
+
+    # a damaged companion is a warning in the status bar; the network still opens, without sliders
+    broken = str(write_tiny_network(tmp_path / 'broken.safetensors', seed=7))
+    (tmp_path / 'broken.directions.npz').write_bytes(b'not a zip')
+    assert drop(window, broken)
+    qtbot.waitUntil(lambda: not window.render_client.running_jobs, timeout=30000)
+    settle(window, qtbot)
+    assert window.network_info['name'] == 'broken.safetensors' and window.model.state.directions is None
+    assert 'direction file beside the network was not loaded' in window.statusBar().currentMessage()
+
+
 def test_compute_import_export_rename_remove(window, qtbot, tmp_path, reference):
     panel = window.directions_panel
     wait_job(qtbot, panel.compute_pca(n_samples=1000, n_components=4))
