@@ -138,13 +138,75 @@ def downsample2d(x, f, down=2):
     return F.conv2d(F.pad(x, [p0, p1, p0, p1]), k, stride=down, groups=C)
 
 
+def _is_channels_last(x):
+    """True when x is NHWC in memory the way mkldnn sees it (its strides, not just
+    `is_contiguous(channels_last)`, which also accepts a batch of 1 whose batch stride a
+    reshape has changed: mkldnn copies such a tensor to NCHW before convolving it)."""
+    N, C, H, W = x.shape
+    return C > 1 and x.stride() == (H * W * C, 1, W * C, C)
+
+
+# Which route computes the transposed convolution of an up=2 layer, measured (torch 2.13 CPU,
+# 2 threads, fp32, channels_last input, config-f channels; ms per conv2d_resample call including
+# the FIR, min of 9 interleaved runs, transposed route -> phase route):
+#   batch 1: input 512x512 64->32 ch (b1024) 295 -> 279;  256x256 128->64 (b512) 208 -> 156;
+#            128x128 256->128 (b256) 147 -> 100;  64x64 512->256 (b128) 69 -> 75;  32x32 (b64) 45 -> 49.
+#   batch 4: b512 768 -> 707;  b256 601 -> 463;  b128 329 -> 325.
+# So: the phase route on CPU for channels_last maps of at least 128x128 input pixels (the 256x256
+# and larger blocks). With NCHW input it loses (its strided writes into NCHW: b1024 518 -> 725),
+# and on CUDA the transposed convolution is a single well-tuned kernel: both keep the transposed route.
+PHASE_ROUTE_MIN_PIXELS = 128 * 128
+
+
+def _use_phase_route(x, up, k):
+    """Whether conv2d_resample runs its transposed convolution by phases (see the numbers above)."""
+    return (x.device.type == 'cpu' and k >= up and _is_channels_last(x)
+            and x.shape[2] * x.shape[3] >= PHASE_ROUTE_MIN_PIXELS)
+
+
+def _conv_up_transposed(x, w, up, groups):
+    """Stride-`up` transposed convolution with w [O, I, k, k] (a true convolution of the
+    zero-inserted x), as one `conv_transpose2d`; output size up*(H-1)+k. The official route."""
+    O, I, kh, kw = w.shape
+    wt = w.reshape(groups, O // groups, I, kh, kw).transpose(1, 2).reshape(groups * I, O // groups, kh, kw)
+    return F.conv_transpose2d(x, wt, stride=up, groups=groups)
+
+
+def _conv_up_phases(x, w, up, groups):
+    """The same transposed convolution as `_conv_up_transposed`, as up*up plain convolutions.
+
+    Output row up*a + p of a stride-`up` transposed convolution only meets kernel rows
+    p, p+up, p+2*up, ...; so each output phase (py, px) is an ordinary correlation of x with
+    the sub-kernel w[:, :, py::up, px::up] reversed (2x2, 2x1, 1x2 and 1x1 for a 3x3 kernel),
+    padded by its extra tap count on both sides. Same multiplications as the transposed
+    convolution, but mkldnn runs these small direct convolutions on channels_last maps
+    1.5-2x as fast as its transposed one (b1024: 140 ms for the four vs 216 ms); each result is
+    written into its strided view of one channels_last output (one copy, in runs of O floats).
+    Folding the FIR into the phase kernels as well (one conv to 4*O channels with 3x3 phase
+    kernels, then an interleave) does 4x the multiplications and measured slower: b1024
+    330 ms for the conv + 70 ms for the interleave, vs 280 ms for this route plus the FIR.
+    """
+    N, _, H, W = x.shape
+    O, I, kh, kw = w.shape
+    assert kh >= up and kw >= up, 'phase route: every output phase needs at least one tap'
+    out = torch.empty([N, O, (H - 1) * up + kh, (W - 1) * up + kw], dtype=x.dtype, device=x.device,
+                      memory_format=torch.channels_last)
+    for py in range(up):
+        for px in range(up):
+            k = w[:, :, py::up, px::up].flip([2, 3])
+            out[:, :, py::up, px::up] = F.conv2d(x, k, padding=(k.shape[2] - 1, k.shape[3] - 1), groups=groups)
+    return out
+
+
 def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight=True):
     """2-D convolution with optional 2x up- or downsampling (not both) around it.
 
     flip_weight=True is correlation (torch's conv2d), False a true convolution. Routes, as
     in the official code: up: transposed conv (a true convolution on the zero-inserted grid)
     then the FIR filter; down: FIR filter then strided conv; 1x1 kernels resample
-    before / after the conv.
+    before / after the conv. The transposed conv runs as one `conv_transpose2d` or, for large
+    channels_last maps on CPU, as one small convolution per output phase (see
+    `_use_phase_route`); both give the same result up to float rounding.
     """
     O, I, kh, kw = w.shape
     assert_shape(x, [None, I * groups, None, None], 'conv2d_resample input')
@@ -158,8 +220,10 @@ def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight
     if up > 1:
         if flip_weight:  # transposed conv is a true convolution; flip for correlation
             w = w.flip([2, 3])
-        wt = w.reshape(groups, O // groups, I, kh, kw).transpose(1, 2).reshape(groups * I, O // groups, kh, kw)
-        x = F.conv_transpose2d(x, wt, stride=up, groups=groups)
+        if _use_phase_route(x, up, min(kh, kw)):
+            x = _conv_up_phases(x, w, up, groups)
+        else:
+            x = _conv_up_transposed(x, w, up, groups)
         fh = f.shape[0]
         p0 = padding + (fh + up - 1) // 2 - (kw - 1)
         p1 = padding + (fh - up) // 2 - (kw - up)
@@ -229,6 +293,12 @@ def modulated_conv2d(x, weight, styles, noise=None, up=1, padding=0, resample_fi
             x = torch.bmm(pixels, wm.transpose(1, 2)).reshape(N, H, W, O).permute(0, 3, 1, 2)
         else:
             x = torch.bmm(wm, x.reshape(N, I, H * W)).reshape(N, O, H, W)
+    elif N == 1:
+        # No reshape for one sample: reshaping [1,C,H,W] to itself rewrites the batch stride,
+        # and mkldnn copies a channels_last map with that stride to NCHW (b1024 conv0: a
+        # 90-140 ms copy of [1,64,512,512], then its FIR and conv1 ran on NCHW, 2-3x slower).
+        x = conv2d_resample(x, wm.reshape(O, I, kh, kw).to(x.dtype), resample_filter, up=up,
+                            padding=padding, flip_weight=flip_weight)
     else:
         x = x.reshape(1, N * I, *x.shape[2:])
         x = conv2d_resample(x, wm.reshape(N * O, I, kh, kw).to(x.dtype), resample_filter, up=up,

@@ -524,6 +524,46 @@ def test_noise_generator_makes_random_mode_reproducible():
     assert torch.equal(d, e), 'const mode ignores the generator'
 
 
+@pytest.mark.parametrize('arch', ARCHS)
+@pytest.mark.parametrize('noise_mode', ['const', 'random'])
+def test_a_block_run_in_parts_equals_forward(arch, noise_mode):
+    """conv0_output then forward_from('conv1'), or forward_from('torgb') on the block's own x, give
+    forward()'s tensors bit for bit and leave their inputs alone (the renderer caches them). Each
+    call gets a generator at the block's start, as forward() does: the skipped conv0 draw is
+    replayed. A 'resnet' block's conv0 output is not enough to resume it (its skip branch reads
+    the block's input): it runs whole or from ToRGB."""
+    G, _ = make_G(res=64, arch=arch, seed=40)
+    ws = randn(2, G.num_ws, 16, seed=41)
+    kwargs = dict(noise_mode=noise_mode, noise_scales={'conv0': 0.5, 'conv1': 2.0})
+
+    def gen():
+        return torch.Generator().manual_seed(42)
+
+    def same(a, b):
+        return a is None and b is None or torch.equal(a, b)
+
+    x = img = None
+    with torch.no_grad():
+        for block, (start, count) in zip(G.synthesis.blocks(), G.synthesis.block_ws_ranges()):
+            rows = ws.narrow(1, start, count)
+            img_in = None if img is None else img.clone()
+            x1, img1 = block(x, img, rows, noise_generator=gen(), **kwargs)
+            if block.in_channels and arch != 'resnet':
+                x0 = block.conv0_output(x, rows, noise_generator=gen(), **kwargs)
+                x0_copy = x0.clone()
+                x2, img2 = block.forward_from('conv1', x0, img, rows, noise_generator=gen(), **kwargs)
+                assert torch.equal(x2, x1) and same(img2, img1), f'b{block.resolution} from conv1'
+                assert torch.equal(x0, x0_copy)
+            else:
+                with pytest.raises(AssertionError):
+                    block.forward_from('conv1', x1, img, rows, **kwargs)
+            x1_copy = x1.clone()
+            x3, img3 = block.forward_from('torgb', x1, img, rows, noise_generator=gen(), **kwargs)
+            assert x3 is x1 and same(img3, img1), f'b{block.resolution} from torgb'
+            assert torch.equal(x1, x1_copy) and same(img, img_in)
+            x, img = x1, img1
+
+
 @pytest.mark.parametrize('arch', ['skip', 'resnet'])
 @pytest.mark.parametrize('grad', [False, True])
 def test_calls_never_mutate_module_state_or_inputs(grad, arch):
@@ -704,6 +744,54 @@ def test_conv2d_resample_fast_paths(flip_weight, groups, kind):
     got = ops.conv2d_resample(x, w1, f, down=2, groups=groups, flip_weight=flip_weight)
     want = F.conv2d(ref_upfirdn(x, f, down=2, pad=(1, 1, 1, 1)), w1.double(), groups=groups)
     assert_close(got, want, tol=1e-5, what='down=2 1x1')
+
+
+@pytest.mark.parametrize('kind', ['asymmetric', 'default'])
+@pytest.mark.parametrize('groups', [1, 2])
+@pytest.mark.parametrize('flip_weight', [False, True])
+def test_conv2d_resample_up_phase_route(monkeypatch, flip_weight, groups, kind):
+    """up=2 with a 3x3 kernel: the phase route (CPU, channels_last, large maps) equals the
+    transposed route and the definition for every padding, and so do its gradients."""
+    f = random_filter(torch.Generator().manual_seed(30), kind)
+    x = randn(2, 4 * groups, 7, 5, seed=31).contiguous(memory_format=torch.channels_last)
+    w = randn(6 * groups, 4, 3, 3, seed=32)
+    wc = (w if flip_weight else w.flip([2, 3])).double()
+    assert not ops._use_phase_route(x, 2, 3) and not ops._use_phase_route(x.contiguous(), 2, 3)
+    for padding in (0, 1, 2):
+        def run(x, w, min_pixels):
+            monkeypatch.setattr(ops, 'PHASE_ROUTE_MIN_PIXELS', min_pixels)
+            return ops.conv2d_resample(x, w, f, up=2, padding=padding, groups=groups, flip_weight=flip_weight)
+
+        want = F.conv2d(ref_upfirdn(x, f, up=2, pad=(padding + 2, padding + 1) * 2, gain=4), wc, groups=groups)
+        outs, grads = [], []
+        for min_pixels in (1, 1 << 40):  # phase route, transposed route
+            xg, wg = x.double().requires_grad_(True), w.double().requires_grad_(True)
+            monkeypatch.setattr(ops, 'PHASE_ROUTE_MIN_PIXELS', min_pixels)
+            assert ops._use_phase_route(xg, 2, 3) == (min_pixels == 1)
+            out = run(xg.float(), wg.float(), min_pixels)
+            assert_close(out, want, tol=1e-5, what=f'padding {padding}, min_pixels {min_pixels}')
+            out = run(xg, wg, min_pixels)
+            # first order, and second order through the input gradient (which depends on w only):
+            # the path-length penalty differentiates through G's gradients
+            gx, gw = torch.autograd.grad((out * randn(*out.shape, seed=33).double()).sum(), [xg, wg], create_graph=True)
+            (gx * randn(*gx.shape, seed=34).double()).sum().backward()
+            outs.append(out)
+            grads.append((gx.detach(), gw.detach(), wg.grad))
+        assert ops._is_channels_last(outs[0])
+        for g_phase, g_transposed in zip(*grads):
+            assert torch.allclose(g_phase, g_transposed, rtol=0, atol=1e-12 * g_transposed.abs().max().item()), \
+                f'gradients differ, padding {padding}'
+
+
+def test_fused_modconv_of_one_sample_keeps_channels_last():
+    """A [1,C,H,W] channels_last map stays channels_last through the fused modulated conv: mkldnn
+    would otherwise copy it to NCHW (and run the FIR and the next layer on NCHW, 2-3x slower)."""
+    x = randn(1, 4, 6, 6, seed=34).contiguous(memory_format=torch.channels_last)
+    weight, styles = randn(5, 4, 3, 3, seed=35), randn(1, 4, seed=36) + 1
+    for up in (1, 2):
+        out = ops.modulated_conv2d(x, weight, styles, up=up, padding=1, resample_filter=ops.setup_filter(),
+                                   flip_weight=(up == 1), fused_modconv=True)
+        assert ops._is_channels_last(out), f'up={up}: strides {out.stride()}'
 
 
 @pytest.mark.parametrize('channels_last', [False, True])
