@@ -201,11 +201,7 @@ class SynthesisLayer(torch.nn.Module):
         if self.use_noise and noise_mode == 'random':
             # Drawn even at noise_scale 0: muting one layer must not shift the random stream,
             # and so the noise, of the layers after it.
-            shape = [x.shape[0], 1, self.resolution, self.resolution]
-            if noise_generator is None:
-                noise = torch.randn(shape, device=x.device)
-            else:
-                noise = torch.randn(shape, generator=noise_generator, device=noise_generator.device).to(x.device)
+            noise = self.random_noise(x.shape[0], x.device, noise_generator)
             noise = noise * self.noise_strength if noise_scale != 0 else None
         elif self.use_noise and noise_mode == 'const' and noise_scale != 0:
             noise = self.noise_const * self.noise_strength
@@ -224,6 +220,14 @@ class SynthesisLayer(torch.nn.Module):
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return bias_act(x, self.bias.to(x.dtype), act=self.activation, gain=self.act_gain * gain, clamp=clamp,
                         inplace=True)
+
+    def random_noise(self, batch, device, noise_generator=None):
+        """The draw forward() makes with noise_mode='random': [batch, 1, res, res] from
+        noise_generator (a torch.Generator), or from torch's global generator when None."""
+        shape = [batch, 1, self.resolution, self.resolution]
+        if noise_generator is None:
+            return torch.randn(shape, device=device)
+        return torch.randn(shape, generator=noise_generator, device=noise_generator.device).to(device)
 
     def extra_repr(self):
         return (f'in={self.in_channels}, out={self.out_channels}, resolution={self.resolution}, up={self.up}, '
@@ -343,15 +347,61 @@ class SynthesisBlock(torch.nn.Module):
                 x = self.conv1(x, next(w_iter), noise_scale=noise_scales.get('conv1', 1.0),
                                noise_input=noise_inputs.get('conv1'), **layer_kwargs)
 
+        return x, self._image(x, img, next(w_iter, None), fused_modconv)
+
+    def _image(self, x, img, w, fused_modconv):
+        """The block's image: the previous block's img upsampled, plus ToRGB(x) where this block has one."""
         if img is not None:
             assert_shape(img, [None, self.img_channels, self.resolution // 2, self.resolution // 2],
                          f'b{self.resolution} img')
             img = upsample2d(img, self.resample_filter)
         if self.is_last or self.architecture == 'skip':
-            y = self.torgb(x, next(w_iter), fused_modconv=fused_modconv)
+            y = self.torgb(x, w, fused_modconv=fused_modconv)
             y = y.to(dtype=torch.float32, memory_format=torch.contiguous_format)
             img = img.add_(y) if img is not None else y
-        return x, img
+        return img
+
+    # A caller that keeps layer outputs (the renderer's cache) runs a block in two parts:
+    # conv0_output, then forward_from('conv1', ...); or resumes a kept block x with
+    # forward_from('torgb', ...). Either way the result is forward()'s, bit for bit.
+
+    def conv0_output(self, x, ws, force_fp32=False, fused_modconv=None, noise_mode='random', noise_scales=None,
+                     noise_generator=None, noise_inputs=None):
+        """forward()'s first layer alone, for 'orig' and 'skip' blocks with a conv0: the previous
+        block's x -> conv0's output (what forward_from('conv1', ...) takes). Arguments as forward()."""
+        assert self.in_channels != 0 and self.architecture != 'resnet', \
+            f'b{self.resolution} ({self.architecture}) cannot be run in parts: call forward()'
+        assert_shape(ws, [None, self.num_conv + self.num_torgb, self.w_dim], f'b{self.resolution} ws')
+        assert_shape(x, [None, self.in_channels, self.resolution // 2, self.resolution // 2],
+                     f'b{self.resolution} input')
+        dtype = torch.float16 if _use_fp16(self, x, force_fp32) else torch.float32
+        x = x.to(dtype=dtype, memory_format=self._memory_format(x, dtype))
+        return self.conv0(x, ws.unbind(dim=1)[0], noise_mode=noise_mode, fused_modconv=fused_modconv,
+                          noise_generator=noise_generator, noise_scale=(noise_scales or {}).get('conv0', 1.0),
+                          noise_input=(noise_inputs or {}).get('conv0'))
+
+    def forward_from(self, layer, x, img, ws, force_fp32=False, fused_modconv=None, noise_mode='random',
+                     noise_scales=None, noise_generator=None, noise_inputs=None):
+        """forward() resumed at `layer`, given that layer's input x:
+        - 'conv1': x is conv0's output (see conv0_output; 'orig' and 'skip' blocks with a conv0);
+        - 'torgb': x is the block's own x output (forward()'s first result); only the image is made.
+        img is the previous block's image, ws and the other arguments as for forward(); returns
+        (x, img) as forward() does. noise_generator is the one forward() would be given: the random
+        draw of a skipped conv0 is made again and dropped, so conv1 draws what it draws in forward()."""
+        assert layer in ('conv1', 'torgb'), f'forward_from: unknown layer {layer!r}'
+        assert_shape(ws, [None, self.num_conv + self.num_torgb, self.w_dim], f'b{self.resolution} ws')
+        assert_shape(x, [None, self.out_channels, self.resolution, self.resolution],
+                     f'b{self.resolution} {layer} input')
+        ws = ws.unbind(dim=1)
+        if layer == 'conv1':
+            assert self.in_channels != 0 and self.architecture != 'resnet', \
+                f'b{self.resolution} ({self.architecture}) cannot be resumed at conv1: call forward()'
+            if self.conv0.use_noise and noise_mode == 'random':  # conv0 drew first in forward()
+                self.conv0.random_noise(x.shape[0], x.device, noise_generator)
+            x = self.conv1(x, ws[1], noise_mode=noise_mode, fused_modconv=fused_modconv,
+                           noise_generator=noise_generator, noise_scale=(noise_scales or {}).get('conv1', 1.0),
+                           noise_input=(noise_inputs or {}).get('conv1'))
+        return x, self._image(x, img, ws[self.num_conv] if self.num_torgb else None, fused_modconv)
 
     def extra_repr(self):
         return (f'resolution={self.resolution}, in={self.in_channels}, out={self.out_channels}, '

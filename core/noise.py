@@ -88,16 +88,15 @@ class NoiseSpec:
             return self
         return NoiseSpec(self.mode, secrets.randbelow(2 ** 31), self.scales)
 
-    def block_key(self, block):
-        """What of this spec reaches `block`: equal keys mean equal noise in that block."""
-        key = []
-        for name in block.conv_layers():
-            layer = getattr(block, name)
-            scale = self.scale(f'b{block.resolution}.{name}') if layer.use_noise else 0.0
-            key.append((name, scale))
-        if self.mode == 'random' and any(scale != 0 for _, scale in key):
-            return ('random', self.seed, tuple(key))
-        return ('const', tuple(key))
+    def layer_key(self, block, name):
+        """What of this spec reaches one conv layer ('conv0', 'conv1') of `block`: equal keys mean
+        equal noise in that layer. A layer's random draw depends only on the seed and its block (the
+        block's generator, see block_kwargs), not on the other layer's settings."""
+        layer = getattr(block, name)
+        scale = self.scale(f'b{block.resolution}.{name}') if layer.use_noise else 0.0
+        if self.mode == 'random' and scale != 0:
+            return ('random', self.seed, scale)
+        return ('const', scale)
 
     def block_kwargs(self, block):
         """Keyword arguments for `block(x, img, ws, **kwargs)`: noise_mode, noise_scales and, for

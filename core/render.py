@@ -199,8 +199,11 @@ class RenderRequest:
 class RenderResult:
     """image: HWC uint8; ws: the exact ws [num_ws, w_dim] (float32) the image was drawn from;
     timings: milliseconds (mapping, synthesis, convert, total); computed_blocks / reused_blocks:
-    block resolutions synthesised now / taken from the cache; resolution: rendered size before
-    any resize; preview: synthesis stopped early."""
+    block resolutions in which some layer ran now / taken whole from the cache (together: every
+    block rendered); reused_layers: layers of the first computed block whose output came from the
+    cache, so that block ran only its later layers (('b512.conv0',) for an edit from b512's conv1
+    row; ('b512.conv0', 'b512.conv1') from its ToRGB row; () when it ran whole); resolution:
+    rendered size before any resize; preview: synthesis stopped early."""
     image: np.ndarray
     request: RenderRequest
     ws: np.ndarray
@@ -209,6 +212,7 @@ class RenderResult:
     reused_blocks: tuple
     resolution: int
     preview: bool
+    reused_layers: tuple = ()
 
     @property
     def request_id(self):
@@ -265,17 +269,31 @@ class _LRU:
             self._items.move_to_end(key)
         return value
 
-    def put(self, key, value):
+    def peek(self, key):
+        """The value, without making it recent."""
+        return self._items.get(key)
+
+    def touch(self, keys):
+        """Make `keys` recent in the order given (the last one the most recent); absent keys are skipped."""
+        for key in keys:
+            if key in self._items:
+                self._items.move_to_end(key)
+
+    def put(self, key, value, keep=()):
+        """Store value, evicting the least recently used entries but none of `keep`: when the room
+        could only come from those, value is not stored. Returns whether it was stored."""
         size = self.size_of(value)
-        if size > self.limit:
-            return
         if key in self._items:
             self.total -= self.size_of(self._items.pop(key))
+        kept = sum(self.size_of(self._items[k]) for k in keep if k in self._items)
+        if size + kept > self.limit:
+            return False
+        victims = (k for k in list(self._items) if k not in keep)  # oldest first
+        while self.total + size > self.limit:
+            self.total -= self.size_of(self._items.pop(next(victims)))
         self._items[key] = value
         self.total += size
-        while self.total > self.limit:
-            _, old = self._items.popitem(last=False)
-            self.total -= self.size_of(old)
+        return True
 
     def clear(self):
         self._items.clear()
@@ -285,19 +303,69 @@ class _LRU:
         return len(self._items)
 
 
-def _tensor_bytes(entry):
-    return sum(t.numel() * t.element_size() for t in entry if t is not None)
+def _tensor_bytes(tensor):
+    # The storage, not the view: a kept view keeps its whole storage alive.
+    return tensor.untyped_storage().nbytes()
+
+
+def _digest(*parts):
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(part)
+    return h.digest()
+
+
+def _keys_of(keys, stop, deepest_first=False):
+    """The cache keys of blocks 0..stop, shallowest first (or deepest first)."""
+    out = [key for k in keys[:stop + 1] for key in (k.x0, k.x, k.img) if key is not None]
+    return out[::-1] if deepest_first else out
+
+
+@dataclass(frozen=True)
+class _BlockKeys:
+    """One request's cache keys for the tensors of one synthesis block (None: not kept).
+
+    x0: conv0's output ('orig' and 'skip' blocks with a conv0; a 'resnet' block's conv0 output is
+    not enough to resume: its skip branch reads the block's input); x: the block's x output (None for
+    the network's last block: nothing reads it); img_in / img: the image before / after the block
+    (None: no image yet; equal where the block has no ToRGB)."""
+    x0: bytes
+    x: bytes
+    img_in: bytes
+    img: bytes
+
+
+@dataclass(frozen=True)
+class _Synthesis:
+    """What `Renderer._synthesize` did: the image, the blocks run now (`computed`, including one
+    resumed after its cached conv0 or conv1), the blocks taken whole from the cache (`reused`), the
+    layers of the first computed block taken from the cache (`reused_layers`), and the index of
+    the last block of this render (`stop`: the preview's block for a preview)."""
+    img: torch.Tensor
+    computed: tuple
+    reused: tuple
+    reused_layers: tuple
+    stop: int
 
 
 class Renderer:
     """RenderRequest -> RenderResult, with two caches:
 
     - mapping: the ws of each (latent, class, psi, cutoff), LRU by count;
-    - blocks: each synthesis block's output (x, img), keyed by a digest chained from the previous
-      block's key, this block's ws rows and this block's noise settings. An edit that changes only
-      fine ws rows therefore finds the coarse and middle blocks in the cache and recomputes only the
-      fine ones. The output is the same tensor a full render gives, bit for bit (same blocks, same
-      inputs). LRU bounded by `cache_mb` of tensor memory on the render device.
+    - blocks: the synthesis state at layer boundaries, so an edit recomputes only from the first layer
+      whose ws row (or noise) it changes. Kept per block: conv0's output ('orig' and 'skip' blocks;
+      a 'resnet' block is kept whole), the block's x output (not for the last block: nothing reads
+      it) and its image. Keys are digests chained along the layers: an x's key from the previous x's
+      key, the layer's ws row and its noise settings; an image's key from the previous image's key,
+      the x fed to ToRGB and ToRGB's row. An edit of the fine ws rows therefore finds the coarse and
+      middle blocks cached; one whose first row is a block's conv1 row resumes from that block's
+      conv0 output; one whose first row is a ToRGB row reruns only that ToRGB (in the last block:
+      conv1 and ToRGB). The output is the tensor a full render gives, bit for bit (same layers, same
+      inputs; see SynthesisBlock.forward_from). LRU bounded by `cache_mb` of tensor memory on the
+      render device (one 1024 image takes about 390 MiB in float32, 250 MiB of it conv0 outputs).
+      After each render its entries are the most recent, the shallowest last, so under memory
+      pressure an image loses its deepest entries first and keeps the prefix every edit of it
+      reuses; a render never evicts its own entries to make room for its deeper ones.
 
     Preview: the request's `preview` stops synthesis at the last block of at most
     `preview_resolution` and returns that block's image (the skip architecture sums every block's
@@ -384,53 +452,102 @@ class Renderer:
 
     # -- synthesis --
 
-    def _block_keys(self, ws, noise, stop):
+    def _keys(self, ws, noise):
+        """_BlockKeys of every block for these ws and noise settings (see the class docstring)."""
         rows = ws.detach().to('cpu', torch.float32).numpy()
-        keys, key = [], b'stylescope-block'
-        for idx, (block, (start, count)) in enumerate(zip(self._blocks[:stop + 1], self._ranges)):
-            h = hashlib.blake2b(key, digest_size=16)
-            h.update(rows[:, start:start + count].tobytes())
-            h.update(repr(noise.block_key(block)).encode())
-            key = h.digest()
-            keys.append(key)
+        last = len(self._blocks) - 1
+        keys, x_key, img_key = [], b'stylescope-x', None
+        for idx, (block, (start, count)) in enumerate(zip(self._blocks, self._ranges)):
+            img_in, x0 = img_key, None
+            layers = block.conv_layers() + ['torgb'] * block.num_torgb  # in ws row order
+            for row, name in enumerate(layers, start):
+                data = rows[:, row].tobytes()
+                if name == 'torgb':
+                    img_key = _digest(img_key or b'stylescope-img', x_key, data)
+                else:
+                    x_key = _digest(x_key, data, repr(noise.layer_key(block, name)).encode())
+                    if name == 'conv0' and block.architecture != 'resnet':
+                        x0 = x_key
+            keys.append(_BlockKeys(x0, x_key if idx < last else None, img_in, img_key))
         return keys
 
+    def _resume_points(self, keys, stop):
+        """Where synthesis up to block `stop` can resume, deepest first: (block index, layer to
+        resume it at (None: from its input), key of x, key of img). After block `stop` only its
+        image is needed."""
+        for idx in range(stop, -1, -1):
+            k = keys[idx]
+            yield idx + 1, None, (k.x if idx < stop else None), k.img
+            if self._blocks[idx].num_torgb and k.x is not None:
+                yield idx, 'torgb', k.x, k.img_in
+            if k.x0 is not None:
+                yield idx, 'conv1', k.x0, k.img_in
+
+    def _resume(self, keys, stop):
+        """The deepest resume point whose tensors are all in the cache: (block index, layer, x, img).
+        Each point is checked on its own, so one whose prefix was evicted still serves."""
+        for idx, layer, x_key, img_key in self._resume_points(keys, stop):
+            if x_key is None and img_key is None:
+                continue
+            x = self._block_cache.peek(x_key) if x_key is not None else None
+            img = self._block_cache.peek(img_key) if img_key is not None else None
+            if (x_key is None or x is not None) and (img_key is None or img is not None):
+                return idx, layer, x, img
+        return 0, None, None, None
+
+    def _run(self, first, layer, x, img, stop, ws, noise, keys):
+        """Run blocks `first`..`stop`, the first from `layer` on; keep their tensors when `keys` is
+        given. Returns the image."""
+        keep = set() if keys is None else set(_keys_of(keys, stop))
+
+        def kwargs(block):  # each call gets the block's generator at its start, as each part expects
+            return dict(force_fp32=self.force_fp32, **noise.block_kwargs(block))
+
+        for idx in range(first, stop + 1):
+            block, (start, count) = self._blocks[idx], self._ranges[idx]
+            k = None if keys is None else keys[idx]
+            rows = ws.narrow(1, start, count)
+            if layer is None and k is not None and k.x0 is not None:  # run in two parts: keep conv0's output
+                x = block.conv0_output(x, rows, **kwargs(block))
+                self._block_cache.put(k.x0, x, keep)
+                layer = 'conv1'
+            if layer is None:
+                x, img = block(x, img, rows, **kwargs(block))
+            else:
+                x, img = block.forward_from(layer, x, img, rows, **kwargs(block))
+            if k is not None:
+                if k.x is not None and layer != 'torgb':
+                    self._block_cache.put(k.x, x, keep)
+                if block.num_torgb:
+                    self._block_cache.put(k.img, img, keep)
+            layer = None
+        return img
+
     def _synthesize(self, ws, noise, preview_stop, preview_always=False):
-        """Run the blocks not in the cache; returns (img, computed, reused, index of the last block run)."""
+        """Run the layers not in the cache; returns a _Synthesis."""
         last = len(self._blocks) - 1
         cacheable = noise.cacheable
         noise = noise.resolved()
-        cached, x, img = -1, None, None  # deepest block found in the cache, and its output
-        if cacheable:
-            keys = self._block_keys(ws, noise, last)
-            for idx in range(last, -1, -1):
-                entry = self._block_cache.get(keys[idx])
-                if entry is not None:
-                    cached, (x, img) = idx, entry
-                    break
-            for idx in range(cached):  # keep the prefix warm in the LRU
-                self._block_cache.get(keys[idx])
+        keys = self._keys(ws, noise) if cacheable else None
+        first, layer, x, img = self._resume(keys, last) if cacheable else (0, None, None, None)
         # A preview stops early unless the whole preview is cached (then the change is finer than it).
-        stop = preview_stop if preview_stop is not None and (cached < preview_stop or preview_always) else last
-        if cached > stop:  # preview_always with finer blocks cached: take the preview block's own entry
-            cached, x, img = -1, None, None
-            for idx in range(stop, -1, -1):
-                entry = self._block_cache.get(keys[idx])
-                if entry is not None:
-                    cached, (x, img) = idx, entry
-                    break
-        computed = []
-        for idx in range(cached + 1, stop + 1):
-            block, (start, count) = self._blocks[idx], self._ranges[idx]
-            x, img = _run_block(block, x, img, ws, start, count, noise, self.force_fp32)
-            computed.append(block.resolution)
-            if cacheable:  # the network's last block needs no x: nothing reads it
-                self._block_cache.put(keys[idx], (x if idx < last else None, img))
-        reused = [block.resolution for block in self._blocks[:cached + 1]]
+        stop = preview_stop if preview_stop is not None and (first <= preview_stop or preview_always) else last
+        if first > stop:  # preview_always with finer layers cached: resume within the preview
+            first, layer, x, img = self._resume(keys, stop)
+        img = self._run(first, layer, x, img, stop, ws, noise, keys) if first <= stop else img
+        if cacheable:  # this render's entries become the most recent, the shallowest last
+            self._block_cache.touch(_keys_of(keys, stop, deepest_first=True))
+        blocks = [block.resolution for block in self._blocks]
+        reused_layers = ()
+        if layer is not None:
+            block = self._blocks[first]
+            skipped = ['conv0'] if layer == 'conv1' else block.conv_layers()
+            reused_layers = tuple(f'b{block.resolution}.{name}' for name in skipped)
+        result = _Synthesis(img, tuple(blocks[first:stop + 1]), tuple(blocks[:first]), reused_layers, stop)
         if cacheable:
-            self.hits += len(reused)
-            self.misses += len(computed)
-        return img, computed, reused, stop
+            self.hits += len(result.reused)
+            self.misses += len(result.computed)
+        return result
 
     @torch.no_grad()
     def render(self, request):
@@ -440,7 +557,8 @@ class Renderer:
             ws = self.ws_for_request(request)
             t1 = time.perf_counter()
             preview_stop = _preview_stop(self.G, request.preview_resolution) if request.preview else None
-            img, computed, reused, stop = self._synthesize(ws, request.noise, preview_stop, request.preview_always)
+            done = self._synthesize(ws, request.noise, preview_stop, request.preview_always)
+            img = done.img
             if self.device.type == 'cuda':
                 torch.cuda.synchronize(self.device)
             t2 = time.perf_counter()
@@ -454,8 +572,9 @@ class Renderer:
         timings = dict(mapping_ms=(t1 - t0) * 1e3, synthesis_ms=(t2 - t1) * 1e3, convert_ms=(t3 - t2) * 1e3,
                        total_ms=(t3 - t0) * 1e3)
         return RenderResult(image=image, request=request, ws=ws[0].cpu().numpy(), timings=timings,
-                            computed_blocks=tuple(computed), reused_blocks=tuple(reused), resolution=resolution,
-                            preview=stop < len(self._blocks) - 1)
+                            computed_blocks=done.computed, reused_blocks=done.reused,
+                            reused_layers=done.reused_layers, resolution=resolution,
+                            preview=done.stop < len(self._blocks) - 1)
 
     def clear_cache(self):
         with self._lock:

@@ -17,8 +17,8 @@ from core.render import FrozenArray, Latent, Mix, Offset, RenderRequest, Rendere
 RES = 64  # blocks 4, 8, 16, 32, 64; num_ws 10: coarse rows 0-3, middle 4-7, fine 8-9
 
 
-def tiny_generator(seed=0, c_dim=0, res=RES):
-    return _tiny_generator(seed=seed, c_dim=c_dim, res=res)
+def tiny_generator(seed=0, c_dim=0, res=RES, architecture='skip'):
+    return _tiny_generator(seed=seed, c_dim=c_dim, res=res, architecture=architecture)
 
 
 @pytest.fixture(scope='module')
@@ -31,6 +31,13 @@ def fine_rows(G):
     coarser = {r for b, (s, n) in zip(G.synthesis.blocks(), G.synthesis.block_ws_ranges()) if b.resolution < 64
                for r in range(s, s + n)}
     return sorted(set(range(G.num_ws)) - coarser)
+
+
+def layer_row(G, resolution, name):
+    """The ws row read by one layer ('conv0', 'conv1', 'torgb') of the block of `resolution`."""
+    for block, (start, count) in zip(G.synthesis.blocks(), G.synthesis.block_ws_ranges()):
+        if block.resolution == resolution:
+            return start + (block.conv_layers() + ['torgb']).index(name)
 
 
 def full_render(G, renderer, request):
@@ -105,6 +112,8 @@ def edit_sequence(G):
     d_fine = Offset(direction(1), 2.0, fine[0], G.num_ws)
     d_coarse = Offset(direction(2), -1.5, 0, 4)
     d_middle = Offset(direction(3), 1.0, 4, 8)
+    d_conv1 = Offset(direction(4), 1.5, layer_row(G, 32, 'conv1'), G.num_ws)  # b32's conv0 output unchanged
+    d_last = Offset(direction(4), 1.5, G.num_ws - 1, G.num_ws)  # the last ToRGB only
     steps = [
         ('base', base),
         ('seed', base.replace(seed=2)),
@@ -117,6 +126,8 @@ def edit_sequence(G):
         ('coarse direction', base.replace(offsets=(d_coarse,))),
         ('middle direction', base.replace(offsets=(d_middle,))),
         ('two directions', base.replace(offsets=(d_coarse, d_fine))),
+        ('from a conv1 row', base.replace(offsets=(d_conv1,))),
+        ('from the last torgb row', base.replace(offsets=(d_last,))),
         ('explicit w', RenderRequest(w=saved_w)),
         ('explicit w edited', RenderRequest(w=saved_w, offsets=(d_fine,))),
         ('explicit z', RenderRequest(z=np.random.RandomState(4).randn(G.z_dim), psi=0.8)),
@@ -126,21 +137,32 @@ def edit_sequence(G):
         ('noise random', base.replace(noise=NoiseSpec('random', 11))),
         ('noise random seed', base.replace(noise=NoiseSpec('random', 12))),
         ('noise random layer off', base.replace(noise=NoiseSpec('random', 12, {'b64.conv0': 0}))),
+        ('noise random conv1 strength', base.replace(noise=NoiseSpec('random', 12, {'b32.conv1': 0.5}))),
+        ('noise random, from a conv1 row', base.replace(noise=NoiseSpec('random', 12), offsets=(d_conv1,))),
         ('back to base', base),
     ]
+    if G.synthesis.b16.architecture == 'skip':  # b16's own ToRGB row (also b32's conv0 row)
+        d_torgb = Offset(direction(4), 1.5, layer_row(G, 16, 'torgb'), G.num_ws)
+        steps[-1:-1] = [('from a torgb row', base.replace(offsets=(d_torgb,))),
+                        ('noise random, from a torgb row', base.replace(noise=NoiseSpec('random', 12),
+                                                                        offsets=(d_torgb,)))]
     return steps
 
 
-def test_cached_render_equals_full_render_for_every_edit(G):
+@pytest.mark.parametrize('architecture', ['skip', 'orig', 'resnet'])
+def test_cached_render_equals_full_render_for_every_edit(architecture):
+    G = tiny_generator(architecture=architecture)
     renderer = Renderer(G)
     for name, request in edit_sequence(G):
         result = renderer.render(request)
         img, image = full_render(G, renderer, request)
         np.testing.assert_array_equal(result.image, image, err_msg=name)
         ws = renderer.ws_for_request(request)
-        cached_img, _, _, _ = renderer._synthesize(ws, request.noise, None)  # float output, cache hit
+        cached_img = renderer._synthesize(ws, request.noise, None).img  # float output, cache hit
         assert torch.equal(cached_img, img), name
         assert len(result.computed_blocks) + len(result.reused_blocks) == len(G.synthesis.blocks())
+        if architecture == 'resnet':  # cached by whole blocks only: the skip branch reads the input
+            assert result.reused_layers == (), name
     assert renderer.cache_info()['hits'] > 0
 
 
@@ -169,6 +191,41 @@ def test_an_edit_recomputes_only_the_blocks_it_reaches(G):
     zero_slider = renderer.render(base.replace(offsets=offsets_from_directions(
         type('D', (), dict(vectors=[direction(1)], scales=[1.0], layer_start=[0], layer_end=[10]))(), [0.0])))
     assert zero_slider.computed_blocks == ()
+
+
+def test_an_edit_from_a_conv1_or_torgb_row_reruns_only_the_later_layers(G):
+    """The layers of a block before the edit's first row come from the cache: conv0's output for
+    an edit from the block's conv1 row, the block's x for one from its ToRGB row (not for the last
+    block, whose x is not kept); the block still counts as computed."""
+    renderer = Renderer(G)
+    base = RenderRequest(seed=4, psi=0.7)
+
+    def edit(start, noise=NoiseSpec()):
+        request = base.replace(offsets=(Offset(direction(5), 1.5, start, G.num_ws),), noise=noise)
+        result = renderer.render(request)
+        np.testing.assert_array_equal(result.image, full_render(G, renderer, request)[1])
+        return result.computed_blocks, result.reused_layers
+
+    renderer.render(base)
+    assert edit(layer_row(G, 32, 'conv1')) == ((32, 64), ('b32.conv0',))
+    assert edit(layer_row(G, 16, 'torgb')) == ((16, 32, 64), ('b16.conv0', 'b16.conv1'))
+    assert edit(layer_row(G, 4, 'torgb')) == ((4, 8, 16, 32, 64), ('b4.conv1',))
+    assert edit(layer_row(G, 64, 'conv1')) == ((64,), ('b64.conv0',))
+    assert edit(G.num_ws - 1) == ((64,), ('b64.conv0',))
+    assert edit(0) == ((4, 8, 16, 32, 64), ())
+    # noise: random noise too (the skipped conv0's draw is replayed), and one conv1's noise alone
+    random = NoiseSpec('random', 3)
+    renderer.render(base.replace(noise=random))
+    assert edit(layer_row(G, 16, 'conv1'), random) == ((16, 32, 64), ('b16.conv0',))
+    for noise in (random.with_scale('b32.conv1', 0.5), NoiseSpec('const', 0, {'b32.conv1': 0.5})):
+        request = base.replace(noise=noise)
+        result = renderer.render(request)
+        assert result.computed_blocks == (32, 64) and result.reused_layers == ('b32.conv0',)
+        np.testing.assert_array_equal(result.image, full_render(G, renderer, request)[1])
+    # a preview whose block is reached from its conv1 row is still a preview
+    middle = Offset(direction(6), 1.0, layer_row(G, 16, 'conv1'), G.num_ws)
+    preview = renderer.render(base.replace(offsets=(middle,), preview=True, preview_resolution=16))
+    assert preview.preview and preview.computed_blocks == (16,) and preview.reused_layers == ('b16.conv0',)
 
 
 # --- noise ---------------------------------------------------------------------------------------
@@ -269,6 +326,51 @@ def test_cache_memory_is_bounded(G):
         assert 0 < info['block_bytes'] <= info['block_limit']
     renderer.clear_cache()
     assert renderer.cache_info()['block_entries'] == 0
+
+
+def chain_bytes(G, request):
+    """Cache bytes one render of `request` leaves in an empty, roomy cache."""
+    renderer = Renderer(G)
+    renderer.render(request)
+    return renderer.cache_info()['block_bytes']
+
+
+def test_under_memory_pressure_the_prefix_outlives_the_deep_blocks(G):
+    """The issue's reproduction: seed 0, five coarse edits (each a new chain from b4), seed 0 again,
+    a middle edit. The cache holds 5.5 chains, so half of seed 0's entries must go: they must be its
+    deep ones, so that the middle edit still finds b4 and b8 of seed 0 (LRU by insertion would evict
+    b4 first and keep b64, and the middle edit would recompute everything)."""
+    base = RenderRequest(seed=0)
+    renderer = Renderer(G, cache_mb=5.5 * chain_bytes(G, base) / 2 ** 20)
+    renderer.render(base)
+    for k in range(5):
+        renderer.render(base.replace(offsets=(Offset(direction(2), 1.0 + k, 0, 4),)))
+    again = renderer.render(base)
+    np.testing.assert_array_equal(again.image, full_render(G, renderer, base)[1])
+    middle = base.replace(offsets=(Offset(direction(3), 1.0, 4, 8),))
+    result = renderer.render(middle)
+    assert result.computed_blocks == (16, 32, 64) and result.reused_blocks == (4, 8)
+    np.testing.assert_array_equal(result.image, full_render(G, renderer, middle)[1])
+    info = renderer.cache_info()
+    assert info['block_bytes'] <= info['block_limit']
+
+
+def test_a_cache_smaller_than_one_image_keeps_the_prefix(G):
+    """When one render's blocks do not all fit, the shallow ones stay (they serve every edit of
+    the image) and the deepest are not kept; a render whose deep entries are gone resumes from
+    the deepest one left, and an edit finds the prefix."""
+    base = RenderRequest(seed=0)
+    renderer = Renderer(G, cache_mb=0.6 * chain_bytes(G, base) / 2 ** 20)
+    first = renderer.render(base)
+    again = renderer.render(base)
+    assert again.computed_blocks and again.reused_blocks  # resumed, not from b4
+    np.testing.assert_array_equal(again.image, first.image)
+    middle = base.replace(offsets=(Offset(direction(3), 1.0, 4, 8),))
+    result = renderer.render(middle)
+    assert result.computed_blocks == (16, 32, 64)
+    np.testing.assert_array_equal(result.image, full_render(G, renderer, middle)[1])
+    info = renderer.cache_info()
+    assert 0 < info['block_bytes'] <= info['block_limit']
 
 
 # --- latents -------------------------------------------------------------------------------------

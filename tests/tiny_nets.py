@@ -4,11 +4,12 @@ import torch
 from core.networks import Generator
 
 
-def tiny_generator(seed=0, c_dim=0, res=32):
+def tiny_generator(seed=0, c_dim=0, res=32, architecture='skip'):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         G = Generator(z_dim=16, c_dim=c_dim, w_dim=16, img_resolution=res, img_channels=3,
-                      mapping_kwargs=dict(num_layers=2), synthesis_kwargs=dict(channel_base=1024, channel_max=32))
+                      mapping_kwargs=dict(num_layers=2),
+                      synthesis_kwargs=dict(channel_base=1024, channel_max=32, architecture=architecture))
         G.eval().requires_grad_(False)
         gen = torch.Generator().manual_seed(seed + 1)
         for name, p in G.named_parameters():
