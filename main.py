@@ -115,7 +115,9 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command is None:  # no subcommand: the explorer on the default network
         args = argparse.Namespace(**{**vars(args), 'command': 'explore', 'network': None, 'device': 'auto'})
+    from core.allocator import keep_freed_memory
     from core.errors import StylescopeError
+    keep_freed_memory()  # big CPU tensors without page faults (core/allocator.py)
     try:
         return importlib.import_module(COMMANDS[args.command]).run(args)
     except StylescopeError as e:

@@ -17,6 +17,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from core.allocator import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # as main.py does for every command
+
 import torch  # noqa: E402
 
 from core.networks import Generator  # noqa: E402

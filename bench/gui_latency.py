@@ -25,6 +25,10 @@ os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from core.allocator import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # as main.py does for every command
+
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PyQt6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402

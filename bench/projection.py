@@ -19,6 +19,10 @@ import sys
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from core.allocator import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # as main.py does for every command
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 import numpy as np  # noqa: E402

@@ -60,3 +60,25 @@ def test_random_default_network_is_deterministic():
     assert torch.equal(torch.get_rng_state(), state)  # the global RNG is left alone
     for a, b in zip(G.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
+
+
+
+def _resident_bytes():
+    import os
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+
+def test_keep_freed_memory_keeps_big_blocks_on_glibc():
+    import platform
+    from core.allocator import keep_freed_memory
+    applied = keep_freed_memory()
+    if platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc':
+        assert applied is False
+        return
+    assert applied is True
+    # a freed 256 MiB tensor stays in the process (glibc would unmap it) for the next one to reuse
+    big = torch.ones(64 * 2 ** 20)
+    before_free = _resident_bytes()
+    del big
+    assert before_free - _resident_bytes() < 32 * 2 ** 20
