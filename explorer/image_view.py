@@ -55,6 +55,14 @@ class ImageView(QWidget):
             self.zoom_changed.emit(self.zoom_text())
         self.update()
 
+    def clear(self, placeholder=None):
+        """Show no image, only the placeholder text (or the given one)."""
+        self._array = self._image = self._logical = None
+        self._tag = None
+        if placeholder is not None:
+            self.placeholder = placeholder
+        self.update()
+
     def current_array(self):
         return self._array
 

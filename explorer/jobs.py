@@ -3,18 +3,23 @@ render thread runs (explorer.worker). `ctx` gives the open network and renderer,
 progress (and with it lets pending renders through and stops on cancel), and hands partial
 results back. Jobs call core functions; none of them imports torch itself.
 """
+import math
 import os
+import time
 import warnings
 
 import numpy as np
 
 from core import directions as core_directions
+from core import model_io
+from core import projection as core_projection
+from core.align import prepare_target
 from core.default_model import open_network_or_default
 from core.device import resolve_device
 from core.atomic import atomic_write
-from core.errors import StylescopeError
+from core.errors import Cancelled, StylescopeError
 from core.images import save_png
-from core.latent import load_ws_file
+from core.latent import class_vector, load_ws_file
 from core.model_io import layer_groups
 from core.noise import noise_layers
 from core.render import Latent, Renderer
@@ -32,7 +37,10 @@ DESCRIPTIONS = {
     'save_ws': 'saving w',
     'load_ws': 'loading w',
     'video': 'exporting the video',
+    'project': 'projecting a photo',
 }
+PROJECTION_DEFAULTS = core_projection.ProjectionOptions()  # the CLI's defaults: 1000 steps, seed 303
+PREVIEW_INTERVAL = 0.2  # seconds between projection previews: at most ~5 images a second reach the GUI
 
 
 def make_renderer(net):
@@ -50,6 +58,7 @@ def network_info(net, device):
                    for block, (start, count) in zip(blocks, G.synthesis.block_ws_ranges())]
     return dict(blocks=block_facts, name=name, source=source, format=meta.get('format'), resolution=G.img_resolution,
                 device=str(device), random_init=bool(meta.get('random_init')), c_dim=G.c_dim, z_dim=G.z_dim,
+                img_channels=G.img_channels,
                 w_dim=G.w_dim, num_ws=G.num_ws, fingerprint=meta.get('fingerprint'),
                 noise_layers=noise_layers(G), layer_groups=layer_groups(G),
                 can_preview=all(block.architecture == 'skip' for block in blocks))
@@ -200,6 +209,83 @@ def video(ctx, out, mode='keyframes', keyframes=(), sweep=None, fps=30.0, durati
     return os.fspath(out)
 
 
+# --- projection ------------------------------------------------------------------------------------
+
+def project(ctx, path, landmarks=None, space='w', num_steps=PROJECTION_DEFAULTS.num_steps,
+            seed=PROJECTION_DEFAULTS.seed, class_idx=None, w_avg_samples=PROJECTION_DEFAULTS.w_avg_samples,
+            preview_interval=PREVIEW_INTERVAL):
+    """Find the w (or w+) of a photo with core.projection, as `python main.py project` does.
+
+    The target is the photo aligned by `landmarks` ([4, 2] pixel points, core.align's order) or
+    centre-cropped (None), at the network's resolution and channels. Partial results are dicts
+    (image: the best step's uint8 HWC so far, step, total, stage, best_loss, loss: the loss in
+    words, has_D), at most one per `preview_interval` seconds. Cancelling ends after the current step and
+    returns the best step so far (stopped=True), not an error. Returns plain values: ws float32
+    [num_ws, w_dim], image (the best step's), target (uint8 HWC), loss (Projector.describe_loss),
+    has_D, steps_done, total_steps, best_step (-1: stopped before any step), best_loss, stopped,
+    seconds, alignment (core.align's info), notes (sentences for the user)."""
+    G = ctx.G
+    target, alignment = prepare_target(path, G.img_resolution, G.img_channels, landmarks)
+    options = core_projection.ProjectionOptions(num_steps=int(num_steps), space=space, seed=int(seed),
+                                                w_avg_samples=int(w_avg_samples))
+    c = class_vector(G.c_dim, class_idx, ctx.device)
+    D, notes = _discriminator(ctx)
+    stats = _w_stats(ctx, c, class_idx, options.w_avg_samples)
+    projector = core_projection.Projector(G, target, D=D, options=options, c=c, stats=stats)
+    loss = projector.describe_loss()
+    best, sent = None, -math.inf
+    try:
+        ctx.progress(0, projector.total_steps)
+        for snap in projector.steps(cancel=ctx.cancel):
+            if snap.loss <= snap.best_loss:  # this step is the new best
+                best = snap.image
+            now = time.perf_counter()
+            if now - sent >= preview_interval:
+                ctx.partial(dict(image=best, step=snap.step + 1, total=snap.total, stage=snap.stage,
+                                 best_loss=snap.best_loss, loss=loss, has_D=D is not None))
+                sent = now
+            ctx.progress(snap.step + 1, snap.total)
+    except Cancelled:
+        pass  # Stop: the best step so far is the result
+    result = projector.result()
+    return dict(ws=result.ws[0], image=result.image, target=target, loss=loss, has_D=D is not None,
+                steps_done=result.steps_done, total_steps=result.total_steps, best_step=result.best_step,
+                best_loss=result.loss, stopped=result.stopped, seconds=result.seconds, alignment=alignment,
+                notes=notes)
+
+
+def _discriminator(ctx):
+    """(D or None, [notes]): the open network's discriminator for the projection loss. The
+    explorer opens networks without D, so it is read from the network's file on first use and kept
+    in ctx.cache for the next projection (None too: a file without D is not read twice)."""
+    if 'D' not in ctx.cache:
+        ctx.cache['D'] = _open_discriminator(ctx.net, ctx.device)
+    return ctx.cache['D']
+
+
+def _open_discriminator(net, device):
+    if net.D is not None:
+        return net.D, []
+    source = str(net.meta.get('source') or '')
+    if net.meta.get('random_init') or not os.path.exists(source):
+        return None, []
+    try:
+        opened = model_io.open_network(source, device=device, want_D=True)
+    except StylescopeError as e:
+        return None, [f'the discriminator could not be read ({e}), so the loss does without it']
+    if opened.meta.get('fingerprint') != net.meta.get('fingerprint'):  # the file changed since it was opened
+        return None, [f"'{source}' holds another network now, so its discriminator is not used: reopen the network"]
+    return opened.D, []
+
+
+def _w_stats(ctx, c, class_idx, samples):
+    """(w_avg, w_std) of the open network, computed once per class and sample count."""
+    key = ('w_stats', class_idx, samples)
+    if key not in ctx.cache:
+        ctx.cache[key] = core_projection.w_stats(ctx.G, c, samples)
+    return ctx.cache[key]
+
+
 JOBS = dict(open_network=open_network, pca=pca, sefa=sefa, import_directions=import_directions,
             export_directions=export_directions, render_batch=render_batch, fit_labels=fit_labels,
-            save_image=save_image, save_ws=save_ws, load_ws=load_ws, video=video)
+            save_image=save_image, save_ws=save_ws, load_ws=load_ws, video=video, project=project)

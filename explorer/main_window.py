@@ -20,6 +20,7 @@ from explorer.latent_panel import LatentPanel
 from explorer.mixing_panel import MixingPanel
 from explorer.noise_panel import NoisePanel
 from explorer.plots_panel import PlotsPanel
+from explorer.projection_dialog import PHOTO_EXTENSIONS, PHOTO_FILTER, ProjectionDialog
 from explorer.state import EditorModel
 from explorer.truncation_panel import TruncationPanel
 from explorer.widgets import message
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
         self._frame_times = collections.deque(maxlen=120)
         self._opening_path = None
         self.last_dialog = None
+        self.projection_dialog = None
         self._build_ui()
         self._build_actions()
         self._connect()
@@ -169,6 +171,8 @@ class MainWindow(QMainWindow):
         a['save_ws'] = A('Save &w (.npz)...', lambda: self.save_ws(), ['Ctrl+Alt+S'],
                          "Save the edited ws as .npz (key 'w', [1, num_ws, w_dim], as the official projector)")
         a['video'] = A('Export &video...', lambda: self.open_video_dialog(), ['Ctrl+Shift+E'])
+        a['project'] = A('&Project a photo...', lambda: self.open_projection_dialog(), ['Ctrl+P'],
+                         'Find the w of a photo: click its eyes and mouth, project, then edit it with every slider')
         a['quit'] = A('&Quit', self.close, ['Ctrl+Q'])
         a['undo'] = A('&Undo', self.model.undo, ['Ctrl+Z'])
         a['redo'] = A('&Redo', self.model.redo, ['Ctrl+Shift+Z', 'Ctrl+Y'])
@@ -194,6 +198,8 @@ class MainWindow(QMainWindow):
         file_menu = menu.addMenu('&File')
         file_menu.addAction(a['open'])
         self.recent_menu = file_menu.addMenu('Open &recent')
+        file_menu.addSeparator()
+        file_menu.addAction(a['project'])
         file_menu.addSeparator()
         for key in ('load_session', 'save_session'):
             file_menu.addAction(a[key])
@@ -413,6 +419,8 @@ class MainWindow(QMainWindow):
             return 'session'
         if ext in ('.npz', '.npy'):
             return 'w'
+        if ext in PHOTO_EXTENSIONS:
+            return 'photo'
         return None
 
     def dragEnterEvent(self, event):
@@ -427,7 +435,8 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def open_path(self, path):
-        """What a dropped file does: a network opens, a session loads, a .npz / .npy is a w."""
+        """What a dropped file does: a network opens, a session loads, a .npz / .npy is a w, a photo
+        opens the projection dialog."""
         kind = self._drop_kind(path)
         if kind == 'network':
             return self.open_network(path)
@@ -435,7 +444,9 @@ class MainWindow(QMainWindow):
             return self.load_session(path)
         if kind == 'w':
             return self.latent_panel.load_w_file(path)
-        self.show_status(f"error: {os.path.basename(path)} is not a network, session or w file")
+        if kind == 'photo':
+            return self.open_projection_dialog(path)
+        self.show_status(f"error: {os.path.basename(path)} is not a network, session, w file or photo")
         return None
 
     # --- jobs in the status bar ---------------------------------------------------------------
@@ -535,6 +546,25 @@ class MainWindow(QMainWindow):
         dialog = VideoDialog(self.model, self.render_client, self)
         dialog.show()
         self.video_dialog = dialog
+        return dialog
+
+    def open_projection_dialog(self, path=None):
+        """The projection dialog on a photo (None: ask for one). One dialog is kept: a new photo
+        opens in it unless it is projecting, then it is only brought to the front."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, 'Project a photo', '', PHOTO_FILTER)
+            if not path:
+                return None
+        dialog = self.projection_dialog
+        if dialog is None:
+            dialog = self.projection_dialog = ProjectionDialog(self.model, self.render_client, self, path=path)
+        elif dialog.running:
+            self.show_status('a projection is running: stop it before projecting another photo')
+        else:
+            dialog.open_photo(path)
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
         return dialog
 
     def _error(self, title, text):

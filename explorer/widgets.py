@@ -61,16 +61,18 @@ def message(parent, title, text, icon=QMessageBox.Icon.Warning):
 
 
 class JobBar(QWidget):
-    """Progress of one background job with a Cancel button; hidden while idle."""
+    """Progress of one background job with a Cancel button; hidden while idle. `cancel_text` and
+    `cancelling_text` name the button and what it is doing (a projection's Stop keeps its result)."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, cancel_text='Cancel', cancelling_text='Cancelling...'):
         super().__init__(parent)
         self.job = None
+        self.cancelling_text = cancelling_text
         self.label = QLabel()
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)
         self.bar.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.cancel_button = QPushButton('Cancel')
+        self.cancel_button = QPushButton(cancel_text)
         self.cancel_button.clicked.connect(self.cancel)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -102,4 +104,4 @@ class JobBar(QWidget):
         if self.job is not None:
             self.job.cancel()
             self.cancel_button.setEnabled(False)
-            self.label.setText('Cancelling...')
+            self.label.setText(self.cancelling_text)

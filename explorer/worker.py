@@ -10,7 +10,7 @@ the open network and its `core.render.Renderer`.
   `render_failed` message, never a crash.
 - Jobs: `client.submit(kind, **params)` runs one of `explorer.jobs.JOBS` (opening a network,
   PCA / SeFa, direction files, batches of thumbnails, labels -> direction, image / w / video
-  export) on the same thread, one after another, and returns a `Job` with progress, partial
+  export, projecting a photo) on the same thread, one after another, and returns a `Job` with progress, partial
   results, finished / failed / cancelled signals and `cancel()`. Whenever a job reports progress
   the worker first renders the newest pending request, so the picture keeps following the
   sliders during long work while only one torch thread pool is ever busy.
@@ -64,8 +64,10 @@ def error_sentence(exc, what='the work'):
 class JobContext:
     """What a job function gets: the open network and renderer, `progress(done, total)`
     (which also renders pending requests and raises Cancelled when asked to stop), `partial(x)`
-    for results as they come, `cancel` (an Event to hand to core functions) and `install(net)`
-    to make a freshly opened network the current one."""
+    for results as they come, `cancel` (an Event to hand to core functions), `install(net)`
+    to make a freshly opened network the current one, and `cache`: a dict that lives as long as
+    the open network, for what one job opens or computes and the next can reuse (the projection's
+    discriminator and w statistics)."""
 
     def __init__(self, worker, spec):
         self._worker = worker
@@ -86,6 +88,15 @@ class JobContext:
     @property
     def G(self):
         return self.net.G
+
+    @property
+    def device(self):
+        return self._worker.device
+
+    @property
+    def cache(self):
+        self.net  # noqa: B018 -- raises the sentence above when nothing is open
+        return self._worker.net_cache
 
     def progress(self, done, total):
         self._worker.job_progress.emit(self._spec.job_id, int(done), int(total))
@@ -115,11 +126,13 @@ class RenderWorker(QObject):
         self.net = None
         self.renderer = None
         self.device = None
+        self.net_cache = {}
 
     def install(self, net, device):
         self.net = net
         self.device = device
         self.renderer = jobs.make_renderer(net)
+        self.net_cache = {}  # what jobs kept for the previous network does not fit this one
 
     def render_pending(self):
         request = self._mailbox.take()

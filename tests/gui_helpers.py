@@ -2,9 +2,11 @@
 import pathlib
 
 import numpy as np
-from PyQt6.QtCore import QSettings
+from PyQt6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PyQt6.QtGui import QDragEnterEvent, QDropEvent
 
 from core.model_io import open_network, save_network
+from tiny_nets import tiny_discriminator
 from tiny_nets import tiny_generator as _tiny_generator
 from core.render import Renderer
 
@@ -16,8 +18,10 @@ def tiny_generator(seed=0, c_dim=0, res=RES):
     return _tiny_generator(seed=seed, c_dim=c_dim, res=res)
 
 
-def write_tiny_network(path, **kwargs):
-    save_network(path, tiny_generator(**kwargs))
+def write_tiny_network(path, with_D=False, **kwargs):
+    """A tiny network file (G only, or G and D with `with_D`)."""
+    G = tiny_generator(**kwargs)
+    save_network(path, G, D=tiny_discriminator(res=G.img_resolution) if with_D else None)
     return path
 
 
@@ -56,3 +60,18 @@ def assert_shows(win, renderer):
 def screenshot(widget, name):
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     assert widget.grab().save(str(SCREENSHOT_DIR / name))
+
+
+def drop_file(widget, path):
+    """Drag a local file onto `widget` and drop it; False when the widget refuses it on entry."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    enter.ignore()
+    widget.dragEnterEvent(enter)
+    if not enter.isAccepted():
+        return False
+    widget.dropEvent(QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier))
+    return True

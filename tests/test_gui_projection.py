@@ -1,0 +1,278 @@
+"""Projecting a photo in the explorer, offscreen, on a tiny network with a discriminator: the photo
+is dropped, the landmarks are clicked (or skipped), the projection runs with a live preview and
+becomes a favourite and the picture, which the sliders edit; Stop keeps the best step; a file that
+is not an image is a sentence in the dialog. The `project` job itself is also run on a stand-in
+context: previews are throttled, Stop returns the best step, D is opened once per network."""
+import threading
+
+import numpy as np
+import PIL.Image
+import pytest
+from PyQt6.QtCore import QPoint, Qt
+
+from core import model_io
+from core.align import prepare_target
+from core.directions import DirectionSet
+from core.errors import Cancelled
+from core.render import RenderRequest
+from explorer import jobs
+from explorer.main_window import MainWindow
+from tests.gui_helpers import (assert_shows, drop_file, reference_renderer, screenshot, settings, settle, wait_job,
+                               write_tiny_network)
+
+FACE = 128            # the generated 32 px image, enlarged 4x, is the 'face' in the photo ...
+OFFSET = (40, 6)      # ... pasted here on a 176 x 140 canvas (so a centre crop misses it)
+# FFHQ's layout (core.align): eyes at 3/8 and 5/8 of the width and 0.475 of the height, mouth
+# corners at 0.4 and 0.6, 0.725 down: the FFHQ square of these points is exactly the face.
+FACE_POINTS = (np.array([[0.375, 0.475], [0.625, 0.475], [0.4, 0.725], [0.6, 0.725]]) * FACE - 0.5
+               + np.array(OFFSET))
+FAST = dict(w_avg_samples=300)
+
+
+@pytest.fixture(scope='module')
+def net_path(tmp_path_factory):
+    return str(write_tiny_network(tmp_path_factory.mktemp('net') / 'tiny.safetensors', with_D=True))
+
+
+@pytest.fixture(scope='module')
+def reference(net_path):
+    return reference_renderer(net_path)
+
+
+@pytest.fixture(scope='module')
+def generated(reference):
+    return reference.render(RenderRequest(seed=7)).image
+
+
+@pytest.fixture(scope='module')
+def photo(tmp_path_factory, generated):
+    face = PIL.Image.fromarray(generated).resize((FACE, FACE), PIL.Image.NEAREST)
+    canvas = PIL.Image.new('RGB', (176, 140), (30, 40, 50))
+    canvas.paste(face, OFFSET)
+    path = tmp_path_factory.mktemp('photos') / 'face.png'
+    canvas.save(path)
+    return str(path)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, net_path):
+    win = MainWindow(network_path=net_path, settings=settings(tmp_path))
+    qtbot.addWidget(win)
+    win.show()
+    settle(win, qtbot)
+    yield win
+    win.render_client.stop()
+
+
+@pytest.fixture
+def d_opens(monkeypatch):
+    """Counts the network files the projection opens for their discriminator."""
+    calls = []
+    real = model_io.open_network
+
+    def counting(path, *args, **kwargs):
+        calls.append(kwargs.get('want_D'))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(model_io, 'open_network', counting)
+    return calls
+
+
+def open_dialog(window, qtbot, path):
+    assert drop_file(window, path)
+    dialog = window.projection_dialog
+    assert dialog is not None and dialog.isVisible()
+    qtbot.addWidget(dialog)
+    dialog.w_avg_samples = FAST['w_avg_samples']
+    return dialog
+
+
+def click_photo(qtbot, dialog, x, y, button=Qt.MouseButton.LeftButton):
+    pos = dialog.photo_view.to_widget(x, y).toPoint()
+    qtbot.mouseClick(dialog.photo_view, button, pos=pos)
+
+
+def run_projection(qtbot, dialog, steps):
+    dialog.steps_spin.setValue(steps)
+    qtbot.mouseClick(dialog.project_button, Qt.MouseButton.LeftButton)
+    job = dialog.job
+    assert job is not None and not dialog.project_button.isEnabled()
+    result = wait_job(qtbot, job, timeout=120000)
+    qtbot.waitUntil(lambda: dialog.favourite is not None, timeout=30000)
+    return result
+
+
+def assert_result_is_the_picture(window, qtbot, dialog, result, reference, name):
+    fav = window.model.favourites[-1]
+    assert fav is dialog.favourite and fav.name == name
+    assert result['ws'].shape == (8, 16) and result['ws'].dtype == np.float32
+    np.testing.assert_array_equal(fav.ws, result['ws'])
+    state = window.model.state
+    np.testing.assert_array_equal(state.w.array, result['ws'])
+    assert state.w_label == 'face.png' and not state.is_edited
+    assert window.latent_panel.source_label.text() == 'Showing w from face.png'
+    settle(window, qtbot)
+    assert_shows(window, reference)
+    np.testing.assert_array_equal(fav.thumbnail, window.image_view.current_array())  # 32 px: kept whole
+    assert window.history_panel.strip.item(len(window.model.favourites) - 1).text() == name
+
+
+def test_clicked_landmarks_project_into_a_favourite_that_every_slider_edits(window, qtbot, photo, generated,
+                                                                             reference, d_opens):
+    assert window.actions['project'].shortcut().toString() == 'Ctrl+P'
+    assert window._drop_kind('x.JPG') == 'photo' and window._drop_kind('x.webp') == 'photo'
+    dialog = open_dialog(window, qtbot, photo)
+    assert dialog.photo_view.current_array().shape == (140, 176, 3)
+    assert 'left eye' in dialog.prompt_label.text() and not dialog.project_button.isEnabled()
+    screenshot(dialog, 'projection_photo.png')
+    for i, (x, y) in enumerate(FACE_POINTS):
+        click_photo(qtbot, dialog, x, y)
+        assert len(dialog.points) == i + 1
+        if i < 3:
+            assert ['right eye', 'left mouth corner', 'right mouth corner'][i] in dialog.prompt_label.text()
+    np.testing.assert_allclose(dialog.points, FACE_POINTS, atol=0.5)  # clicks land on the photo pixels
+    # the aligned target is the face (the enlarged generated image, shrunk back), shown at once
+    target = dialog.target_view.current_array()
+    assert target is not None and target.shape == (32, 32, 3) and dialog.project_button.isEnabled()
+    np.testing.assert_array_equal(target, prepare_target(photo, 32, 3, np.array(dialog.points))[0])
+    # (bicubic + Lanczos resampling of this noise-like image leaves ~11 grey levels on average; the
+    # centre crop, which misses the face, is ~80 off)
+    assert np.abs(target.astype(int) - generated).mean() < 20
+    assert dialog.photo_view.quad is not None and 'dashed square' in dialog.prompt_label.text()
+    screenshot(dialog, 'projection_landmarks.png')
+
+    result = run_projection(qtbot, dialog, steps=24)
+    assert dialog.previews >= 1 and result['steps_done'] == 24 and not result['stopped']
+    np.testing.assert_array_equal(result['target'], target)
+    assert result['alignment']['alignment'] == 'ffhq-landmarks' and result['has_D']
+    assert 'discriminator features' in dialog.loss_label.text() and 'noise regularisation' in dialog.loss_label.text()
+    assert dialog.message_label.text().startswith('Done: 24 steps')
+    assert_result_is_the_picture(window, qtbot, dialog, result, reference, 'projected face.png')
+    screenshot(dialog, 'projection_done.png')
+    screenshot(window, 'projection_main.png')
+
+    # every slider edits it: a direction moves the projected picture, and undo goes back
+    window.model.update(directions=DirectionSet(np.eye(16)[:1], [2.0], [0], [8], ['d'], {}), alphas=(0.0,))
+    window.directions_panel.rows[0].slider.setValue(1.5)
+    settle(window, qtbot)
+    assert window.model.state.w is not None and window.model.state.alphas == (1.5,)
+    assert_shows(window, reference)
+
+    # Skip: a centre crop of the same photo, projected again; D is not opened a second time
+    qtbot.mouseClick(dialog.skip_button, Qt.MouseButton.LeftButton)
+    assert dialog.skip and dialog.points == [] and 'Centre crop' in dialog.prompt_label.text()
+    np.testing.assert_array_equal(dialog.target_view.current_array(), prepare_target(photo, 32, 3)[0])
+    result = run_projection(qtbot, dialog, steps=16)
+    assert result['alignment']['alignment'] == 'center-crop' and result['steps_done'] == 16
+    assert window.model.state.alphas == (0.0,)  # the new picture starts unedited
+    assert_result_is_the_picture(window, qtbot, dialog, result, reference, 'projected face.png (2)')
+    assert d_opens == [True]  # opened once for D, kept for the next projection
+
+
+def test_stop_keeps_the_best_step_so_far(window, qtbot, photo, reference):
+    dialog = open_dialog(window, qtbot, photo)
+    qtbot.mouseClick(dialog.skip_button, Qt.MouseButton.LeftButton)
+    dialog.space_combo.setCurrentIndex(1)  # W+
+    dialog.steps_spin.setValue(4000)
+    qtbot.mouseClick(dialog.project_button, Qt.MouseButton.LeftButton)
+    job = dialog.job
+    qtbot.waitUntil(lambda: job.last_progress[0] >= 4 and dialog.previews >= 2, timeout=60000)
+    assert dialog.job_bar.isVisible() and dialog.job_bar.bar.maximum() == 6000  # W, then W+ half as long
+    assert 'step' in dialog.job_bar.bar.text() and 'best loss' in dialog.result_caption.text()
+    assert not dialog.space_combo.isEnabled() and not dialog.skip_button.isEnabled()
+    window.latent_panel.seed_box.setValue(3)  # the explorer stays usable while it projects
+    qtbot.waitUntil(lambda: window.last_result.request.seed == 3, timeout=30000)
+    screenshot(dialog, 'projection_running.png')
+    qtbot.mouseClick(dialog.job_bar.cancel_button, Qt.MouseButton.LeftButton)
+    assert dialog.job_bar.cancel_button.text() == 'Stop'
+    result = wait_job(qtbot, job, timeout=60000)
+    qtbot.waitUntil(lambda: dialog.favourite is not None, timeout=30000)
+    assert result['stopped'] and 4 <= result['steps_done'] < 6000 and 0 <= result['best_step'] < result['steps_done']
+    assert dialog.message_label.text().startswith(f"Stopped after {result['steps_done']} of 6000 steps")
+    assert_result_is_the_picture(window, qtbot, dialog, result, reference, 'projected face.png')
+    assert dialog.project_button.isEnabled() and not dialog.job_bar.isVisible()
+    screenshot(dialog, 'projection_stopped.png')
+
+
+def test_a_file_that_is_not_an_image_and_points_off_the_photo_are_sentences(window, qtbot, tmp_path, photo):
+    fake = tmp_path / 'holiday.png'
+    fake.write_text('these are my holiday notes, not a picture')
+    dialog = open_dialog(window, qtbot, str(fake))
+    text = dialog.message_label.text()
+    assert text.startswith(f"target '{fake}' is not an image that can be read") and text.endswith('.png photo')
+    assert dialog.photo_view.current_array() is None and not dialog.project_button.isEnabled()
+    assert not dialog.skip_button.isEnabled()
+    screenshot(dialog, 'projection_not_an_image.png')
+
+    assert drop_file(dialog, photo)  # the dialog takes a dropped photo too
+    assert dialog.photo_view.current_array() is not None and dialog.message_label.text() == ''
+    for x, y in FACE_POINTS[:3]:
+        click_photo(qtbot, dialog, x, y)
+    rect = dialog.photo_view.target_rect()
+    assert rect.top() > 20  # the photo is wider than the view: there is room above it
+    qtbot.mouseClick(dialog.photo_view, Qt.MouseButton.LeftButton, pos=QPoint(int(rect.center().x()), 5))
+    assert dialog.message_label.text().startswith('the right mouth corner landmark (')
+    assert 'lies outside the photo (176x140 pixels)' in dialog.message_label.text()
+    assert dialog.target is None and not dialog.project_button.isEnabled()
+    screenshot(dialog, 'projection_outside.png')
+    click_photo(qtbot, dialog, 10, 10, Qt.MouseButton.RightButton)  # takes the last point back
+    assert len(dialog.points) == 3 and 'right mouth corner' in dialog.prompt_label.text()
+    click_photo(qtbot, dialog, *FACE_POINTS[3])
+    assert dialog.target is not None and dialog.project_button.isEnabled() and dialog.message_label.text() == ''
+    qtbot.mouseClick(dialog.clear_button, Qt.MouseButton.LeftButton)
+    assert dialog.points == [] and dialog.target is None and dialog.target_view.current_array() is None
+
+    # a photo that is gone by the time Project is clicked: the job's sentence, in the dialog
+    gone = tmp_path / 'gone.png'
+    gone.write_bytes(open(photo, 'rb').read())
+    assert dialog.open_photo(str(gone))
+    qtbot.mouseClick(dialog.skip_button, Qt.MouseButton.LeftButton)
+    gone.unlink()
+    job = dialog.project()
+    qtbot.waitUntil(lambda: job.done, timeout=30000)
+    assert dialog.message_label.text() == f"target image '{gone}' does not exist: check the path"
+    assert dialog.project_button.isEnabled() and dialog.favourite is None and not window.model.favourites
+
+
+# --- the job on its own ----------------------------------------------------------------------------
+
+class StandInContext:
+    """What the render thread hands a job (explorer.worker.JobContext), without the thread."""
+
+    def __init__(self, net, stop_at=None):
+        self.net, self.G, self.device, self.cache = net, net.G, 'cpu', {}
+        self.cancel = threading.Event()
+        self.partials, self.progresses = [], []
+        self.stop_at = stop_at
+
+    def progress(self, done, total):
+        self.progresses.append((done, total))
+        if done == self.stop_at:
+            self.cancel.set()
+        if self.cancel.is_set():
+            raise Cancelled('project cancelled')
+
+    def partial(self, value):
+        self.partials.append(value)
+
+
+def test_the_project_job_throttles_previews_stops_with_the_best_step_and_opens_D_once(net_path, photo, d_opens):
+    net = model_io.open_network(net_path)  # as the explorer opens it: no D
+    assert net.D is None and d_opens == [None]
+    ctx = StandInContext(net)
+    first = jobs.project(ctx, photo, num_steps=6, preview_interval=1e9, **FAST)
+    assert len(ctx.partials) == 1 and ctx.progresses == [(i, 6) for i in range(7)]
+    preview = ctx.partials[0]
+    assert preview['image'].shape == (32, 32, 3) and preview['image'].dtype == np.uint8 and preview['step'] == 1
+    assert first['has_D'] and first['ws'].shape == (8, 16) and first['ws'].dtype == np.float32
+    assert first['steps_done'] == 6 and not first['stopped'] and first['image'].dtype == np.uint8
+
+    ctx.partials.clear()
+    again = jobs.project(ctx, photo, num_steps=6, preview_interval=0, **FAST)
+    assert len(ctx.partials) == 6 and d_opens == [None, True]  # D came from the cache
+    np.testing.assert_array_equal(again['ws'], first['ws'])     # same seed, same stats: the same run
+
+    stopped_ctx = StandInContext(net, stop_at=3)
+    stopped = jobs.project(stopped_ctx, photo, num_steps=50, **FAST)
+    assert stopped['stopped'] and stopped['steps_done'] == 3 and 0 <= stopped['best_step'] <= 2
+    assert np.isfinite(stopped['best_loss']) and np.isfinite(stopped['ws']).all()
