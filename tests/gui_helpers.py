@@ -33,6 +33,18 @@ def settings(tmp_path):
     return QSettings(str(tmp_path / 'settings.ini'), QSettings.Format.IniFormat)
 
 
+def open_window(qtbot, tmp_path, net_path):
+    """A shown MainWindow on `net_path` with its first frame painted; stops its render thread after
+    the test. Use as a fixture body: `yield from open_window(qtbot, tmp_path, net_path)`."""
+    from explorer.main_window import MainWindow
+    win = MainWindow(network_path=net_path, settings=settings(tmp_path))
+    qtbot.addWidget(win)
+    win.show()
+    settle(win, qtbot)
+    yield win
+    win.render_client.stop()
+
+
 def settle(win, qtbot, timeout=30000):
     """Wait until no job runs and the newest request's full frame is on screen."""
     def done():

@@ -6,8 +6,7 @@ import pytest
 from PyQt6.QtCore import Qt
 
 from core.directions import DirectionSet
-from explorer.main_window import MainWindow
-from tests.gui_helpers import assert_shows, reference_renderer, screenshot, settings, settle, wait_job, write_tiny_network
+from tests.gui_helpers import assert_shows, open_window, reference_renderer, screenshot, settle, wait_job, write_tiny_network
 
 
 @pytest.fixture(scope='module')
@@ -17,12 +16,7 @@ def net_path(tmp_path_factory):
 
 @pytest.fixture
 def window(qtbot, tmp_path, net_path):
-    win = MainWindow(network_path=net_path, settings=settings(tmp_path))
-    qtbot.addWidget(win)
-    win.show()
-    settle(win, qtbot)
-    yield win
-    win.render_client.stop()
+    yield from open_window(qtbot, tmp_path, net_path)
 
 
 def test_labelling_by_clicks_makes_a_direction(window, qtbot, net_path):

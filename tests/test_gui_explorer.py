@@ -8,14 +8,13 @@ import pickle
 import numpy as np
 import PIL.Image
 import pytest
-from PyQt6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PyQt6.QtGui import QDragEnterEvent, QDropEvent
+from PyQt6.QtCore import Qt
 
 from core.directions import DirectionSet
 from core.directions import load as load_directions
 from explorer.main_window import MainWindow
 from explorer.state import EditState
-from tests.gui_helpers import (assert_shows, reference_renderer, screenshot, settings, settle, wait_job,
+from tests.gui_helpers import (drop_file, open_window, assert_shows, reference_renderer, screenshot, settings, settle, wait_job,
                                write_tiny_network)
 
 
@@ -31,12 +30,7 @@ def reference(net_path):
 
 @pytest.fixture
 def window(qtbot, tmp_path, net_path):
-    win = MainWindow(network_path=net_path, settings=settings(tmp_path))
-    qtbot.addWidget(win)
-    win.show()
-    settle(win, qtbot)
-    yield win
-    win.render_client.stop()
+    yield from open_window(qtbot, tmp_path, net_path)
 
 
 def some_directions(k=3, w_dim=16, num_ws=8):
@@ -143,24 +137,11 @@ def test_a_refused_pickle_leaves_the_previous_model(window, qtbot, tmp_path, ref
     assert_shows(window, reference)
 
 
-def drop(window, path):
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(path)])
-    enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    window.dragEnterEvent(enter)
-    if not enter.isAccepted():
-        return False
-    window.dropEvent(QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                Qt.KeyboardModifier.NoModifier))
-    return True
-
-
 def test_open_dropped_and_recent_networks(window, qtbot, tmp_path, net_path):
     other = str(write_tiny_network(tmp_path / 'other.safetensors', seed=5))
     (tmp_path / 'notes.txt').write_text('hello')
-    assert not drop(window, str(tmp_path / 'notes.txt'))
-    assert drop(window, other)
+    assert not drop_file(window, str(tmp_path / 'notes.txt'))
+    assert drop_file(window, other)
     qtbot.waitUntil(lambda: not window.render_client.running_jobs, timeout=30000)
     settle(window, qtbot)
     assert window.network_info['name'] == 'other.safetensors'
@@ -175,7 +156,7 @@ def test_a_direction_file_beside_the_network_opens_with_it(window, qtbot, tmp_pa
     G = reference_renderer(other).G
     dset = DirectionSet(np.eye(G.w_dim)[:2], [1.0, 2.0], [0, 4], [4, 8], ['smile', 'age'], {})
     dset.save(str(tmp_path / 'faces.directions.npz'))
-    assert drop(window, other)
+    assert drop_file(window, other)
     qtbot.waitUntil(lambda: not window.render_client.running_jobs, timeout=30000)
     settle(window, qtbot)
     state = window.model.state
@@ -188,7 +169,7 @@ def test_a_direction_file_beside_the_network_opens_with_it(window, qtbot, tmp_pa
     # a damaged companion is a warning in the status bar; the network still opens, without sliders
     broken = str(write_tiny_network(tmp_path / 'broken.safetensors', seed=7))
     (tmp_path / 'broken.directions.npz').write_bytes(b'not a zip')
-    assert drop(window, broken)
+    assert drop_file(window, broken)
     qtbot.waitUntil(lambda: not window.render_client.running_jobs, timeout=30000)
     settle(window, qtbot)
     assert window.network_info['name'] == 'broken.safetensors' and window.model.state.directions is None

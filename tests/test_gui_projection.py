@@ -16,8 +16,7 @@ from core.directions import DirectionSet
 from core.errors import Cancelled
 from core.render import RenderRequest
 from explorer import jobs
-from explorer.main_window import MainWindow
-from tests.gui_helpers import (assert_shows, drop_file, reference_renderer, screenshot, settings, settle, wait_job,
+from tests.gui_helpers import (assert_shows, drop_file, open_window, reference_renderer, screenshot, settle, wait_job,
                                write_tiny_network)
 
 FACE = 128            # the generated 32 px image, enlarged 4x, is the 'face' in the photo ...
@@ -56,12 +55,7 @@ def photo(tmp_path_factory, generated):
 
 @pytest.fixture
 def window(qtbot, tmp_path, net_path):
-    win = MainWindow(network_path=net_path, settings=settings(tmp_path))
-    qtbot.addWidget(win)
-    win.show()
-    settle(win, qtbot)
-    yield win
-    win.render_client.stop()
+    yield from open_window(qtbot, tmp_path, net_path)
 
 
 @pytest.fixture
