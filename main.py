@@ -44,6 +44,9 @@ def _add_generate(sub, common):
     p.add_argument('--seeds', metavar='LIST', help="seed list such as '0-7,42' (ranges inclusive)")
     p.add_argument('--projected-w', metavar='FILE', help="draw saved ws instead (projected_w.npz, key 'w'; "
                    "writes projNN.png; seeds are ignored)")
+    p.add_argument('--projected-noise', metavar='FILE',
+                   help="with --projected-w: draw with these noise maps (project's projected_noise.npz) instead of "
+                        "the network's own, so projNN.png is proj.png")
     p.add_argument('--trunc', type=float, default=1.0, metavar='PSI', help='truncation psi (default: 1)')
     p.add_argument('--trunc-cutoff', type=int, default=None, metavar='N',
                    help='truncate only ws rows 0..N-1 (default: all)')

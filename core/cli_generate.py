@@ -1,5 +1,7 @@
 """`generate`: seeds -> seedNNNN.png (and grid.png), pixel for pixel as the official generate.py;
-or, with --projected-w, each saved ws -> projNN.png (seeds ignored, as in the official script)."""
+or, with --projected-w, each saved ws -> projNN.png (seeds ignored, as in the official script).
+Like the official script, --projected-w draws with the network's own noise (--noise-mode); add
+--projected-noise projected_noise.npz to draw with the maps `project` optimised (proj.png)."""
 import os
 import sys
 
@@ -46,13 +48,21 @@ def _run_projected_w(args):
     device = resolve_device(args.device)
     net = open_network_or_default(args.network, device)
     ws = torch.from_numpy(load_ws_file(args.projected_w, net.G.num_ws, net.G.w_dim)).to(device)
+    maps, noise_file = None, getattr(args, 'projected_noise', None)
+    if noise_file:
+        from core.projection import load_noise_maps
+        maps = load_noise_maps(noise_file, net.G)
+        if args.noise_mode == 'none':
+            print('warning: --projected-noise is ignored with --noise-mode none (no noise at all)', file=sys.stderr)
     _make_outdir(args.outdir)
     for idx, w in enumerate(tqdm(ws, unit='img', desc='generate')):
-        img = render_ws(net.G, w.unsqueeze(0), args.noise_mode)[0]
-        save_png(os.path.join(args.outdir, f'proj{idx:02d}.png'), img,
-                 {'Software': 'Stylescope', 'projected_w': os.path.abspath(args.projected_w), 'index': idx,
-                  'noise_mode': args.noise_mode, 'network': net.meta.get('source'),
-                  'fingerprint': net.meta.get('fingerprint')})
+        img = render_ws(net.G, w.unsqueeze(0), args.noise_mode, maps)[0]
+        meta = {'Software': 'Stylescope', 'projected_w': os.path.abspath(args.projected_w), 'index': idx,
+                'noise_mode': args.noise_mode, 'network': net.meta.get('source'),
+                'fingerprint': net.meta.get('fingerprint')}
+        if noise_file:
+            meta['projected_noise'] = os.path.abspath(noise_file)
+        save_png(os.path.join(args.outdir, f'proj{idx:02d}.png'), img, meta)
     print(f"wrote {len(ws)} image{'s' * (len(ws) != 1)} from {args.projected_w} to {args.outdir}")
     return 0
 
@@ -61,6 +71,8 @@ def run(args):
     _check_options(args)
     if getattr(args, 'projected_w', None):
         return _run_projected_w(args)
+    if getattr(args, 'projected_noise', None):
+        raise StylescopeError('--projected-noise goes with --projected-w: give the projected_w.npz its maps belong to')
     if args.seeds is None:
         raise StylescopeError('nothing to generate: give --seeds (such as 0-7) or --projected-w FILE')
     seeds = parse_seeds(args.seeds)

@@ -4,8 +4,9 @@
         --landmarks 412,530,598,528,440,700,580,698 --space w+ --save-video
 
 Writes to --outdir: target.png (the aligned target), proj.png (the projection), projected_w.npz
-(the official layout: key 'w', float32 [1, num_ws, w_dim], plus a JSON 'meta'), projected_noise.npz
-(the optimised noise maps proj.png was drawn with), projection.json (what ran: losses, options,
+(the official layout: key 'w', float32 [1, num_ws, w_dim], plus a JSON 'meta' that names the noise
+file), projected_noise.npz (the optimised noise maps proj.png was drawn with: `generate
+--projected-noise` and the explorer's Load w draw the w with them), projection.json (what ran: losses, options,
 alignment) and, with --save-video, proj.mp4 (target and projection side by side, one frame per
 step, 10 fps). Ctrl+C stops the optimisation and still writes every output from the best step
 so far. Each file is written under a temporary name and renamed when complete.

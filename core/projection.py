@@ -29,6 +29,7 @@ Use:
 """
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -40,7 +41,7 @@ from core.atomic import atomic_write
 from core.errors import StylescopeError, is_cancelled
 from core.image_losses import PerceptualLoss
 from core.images import to_uint8
-from core.noise import noise_layers
+from core.noise import NoiseMaps, noise_layers
 
 SPACES = ('w', 'w+')
 
@@ -330,6 +331,46 @@ def save_projected_w(path, ws, meta=None):
 def save_noise_maps(path, noise):
     """Optimised noise maps {'b16.conv0': [16, 16]} as an .npz, atomically."""
     atomic_write(path, lambda f: np.savez(f, **{k: np.asarray(v, dtype=np.float32) for k, v in noise.items()}))
+
+
+def load_noise_maps(path, G=None):
+    """A noise-map file as save_noise_maps writes it (`project`'s projected_noise.npz) -> NoiseMaps;
+    with G, checked to fit that network (every map names one of its noise layers, at its size)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise StylescopeError(f"noise map file '{path}' does not exist: check the path")
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError('it holds a single array, not one map per layer')
+        with data:
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError) as e:
+        raise StylescopeError(f"noise map file '{path}' is not a readable .npz of noise maps ({e}): use the "
+                              'projected_noise.npz that `project` wrote') from None
+    try:
+        maps = NoiseMaps(arrays)
+        if G is not None:
+            maps.check(G)
+    except StylescopeError as e:
+        raise StylescopeError(f"noise map file '{path}' does not fit: {e}") from None
+    return maps
+
+
+def companion_noise_file(w_path):
+    """The noise-map file `project` wrote beside a projected_w.npz (its meta's 'noise_file', in the
+    same folder), or None: no meta (official projector, or any other w file) or no such file."""
+    w_path = os.fspath(w_path)
+    try:
+        with np.load(w_path, allow_pickle=False) as data:
+            meta = json.loads(str(data['meta'])) if 'meta' in data.files else {}
+    except (OSError, ValueError, TypeError, AttributeError):  # not an .npz, or a meta that is no JSON
+        return None
+    name = meta.get('noise_file') if isinstance(meta, dict) else None
+    if not isinstance(name, str) or not name:
+        return None
+    path = os.path.join(os.path.dirname(w_path), os.path.basename(name))
+    return path if os.path.isfile(path) else None
 
 
 def save_json(path, data):

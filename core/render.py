@@ -21,15 +21,22 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import StylescopeError
+from core.frozen import FrozenArray, frozen
 from core.images import to_uint8
 from core.latent import MAX_SEED, add_offsets, as_ws, class_vector, mix_ws, ws_from_seeds, z_from_seed
-from core.noise import NoiseSpec
+from core.noise import NoiseMaps, NoiseSpec
 
 
 @torch.no_grad()
-def render_ws(G, ws, noise_mode='const'):
-    """ws [N, num_ws, w_dim] -> numpy uint8 [N, H, W, C]."""
-    return to_uint8(G.synthesis(ws, noise_mode=noise_mode))
+def render_ws(G, ws, noise_mode='const', noise_maps=None):
+    """ws [N, num_ws, w_dim] -> numpy uint8 [N, H, W, C]. noise_maps: a NoiseMaps (or dict of
+    [res, res] arrays) drawn instead of those layers' noise (not with noise_mode 'none')."""
+    inputs = None
+    if noise_maps is not None:
+        noise_maps = NoiseMaps(noise_maps)
+        noise_maps.check(G)
+        inputs = {name: torch.from_numpy(m.copy()) for name, m in noise_maps.arrays().items()}
+    return to_uint8(G.synthesis(ws, noise_mode=noise_mode, noise_inputs=inputs))
 
 
 def render_seeds(G, seeds, c=None, psi=1.0, cutoff=None, noise_mode='const'):
@@ -38,44 +45,6 @@ def render_seeds(G, seeds, c=None, psi=1.0, cutoff=None, noise_mode='const'):
 
 
 # --- immutable render requests --------------------------------------------------------------------
-
-class FrozenArray:
-    """A read-only float32 copy of an array, compared and hashed by content, so requests holding
-    latents stay immutable and cheap to compare (a 16-byte digest, computed once)."""
-    __slots__ = ('array', 'digest')
-
-    def __init__(self, values):
-        if isinstance(values, FrozenArray):
-            array, digest = values.array, values.digest
-        else:
-            if isinstance(values, torch.Tensor):
-                values = values.detach().cpu().numpy()
-            array = np.array(values, dtype=np.float32, copy=True)
-            array.setflags(write=False)
-            digest = hashlib.blake2b(repr(array.shape).encode() + array.tobytes(), digest_size=16).digest()
-        object.__setattr__(self, 'array', array)
-        object.__setattr__(self, 'digest', digest)
-
-    def __setattr__(self, name, value):
-        raise AttributeError('FrozenArray is immutable')
-
-    def __eq__(self, other):
-        return isinstance(other, FrozenArray) and self.digest == other.digest
-
-    def __hash__(self):
-        return hash(self.digest)
-
-    def __repr__(self):
-        return f'FrozenArray(shape={list(self.array.shape)}, digest={self.digest.hex()[:8]})'
-
-    @property
-    def shape(self):
-        return self.array.shape
-
-
-def _frozen(value):
-    return None if value is None else FrozenArray(value)
-
 
 def _check_seed(seed):
     if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
@@ -93,8 +62,8 @@ class Latent:
     w: FrozenArray = None
 
     def __post_init__(self):
-        object.__setattr__(self, 'z', _frozen(self.z))
-        object.__setattr__(self, 'w', _frozen(self.w))
+        object.__setattr__(self, 'z', frozen(self.z))
+        object.__setattr__(self, 'w', frozen(self.w))
         given = [name for name in ('seed', 'z', 'w') if getattr(self, name) is not None]
         if len(given) != 1:
             raise ValueError(f'a Latent needs exactly one of seed, z, w (got {given or "none"})')
@@ -152,9 +121,11 @@ class RenderRequest:
 
     Base latent: `w` if given, else `z`, else `seed`. Edit order (DESIGN.md): ws = truncate(mapping(z))
     (psi, cutoff; explicit w is not truncated); `mixing` replaces whole ws rows; `offsets` add the
-    direction edits. `preview` stops synthesis at the block of `preview_resolution` (see Renderer);
-    `preview_always` keeps it a preview even when every block up to it is cached (for a caller that
-    knows its change reaches the preview, such as a slider dragged back to an earlier value).
+    direction edits. `noise` (a NoiseSpec) says how every noise layer draws its noise, including
+    explicit maps (a projected latent's optimised ones: `noise.maps`). `preview` stops synthesis
+    at the block of `preview_resolution` (see Renderer); `preview_always` keeps it a preview even
+    when every block up to it is cached (for a caller that knows its change reaches the preview,
+    such as a slider dragged back to an earlier value).
     `output_size` resizes the result (None: as rendered). `request_id` is carried to the result and
     not compared."""
     seed: int = 0
@@ -173,8 +144,8 @@ class RenderRequest:
     request_id: int = field(default=0, compare=False)
 
     def __post_init__(self):
-        object.__setattr__(self, 'z', _frozen(self.z))
-        object.__setattr__(self, 'w', _frozen(self.w))
+        object.__setattr__(self, 'z', frozen(self.z))
+        object.__setattr__(self, 'w', frozen(self.w))
         if self.w is None and self.z is None:
             object.__setattr__(self, 'seed', _check_seed(self.seed))
         object.__setattr__(self, 'psi', float(self.psi))
@@ -360,7 +331,9 @@ class Renderer:
       the x fed to ToRGB and ToRGB's row. An edit of the fine ws rows therefore finds the coarse and
       middle blocks cached; one whose first row is a block's conv1 row resumes from that block's
       conv0 output; one whose first row is a ToRGB row reruns only that ToRGB (in the last block:
-      conv1 and ToRGB). The output is the tensor a full render gives, bit for bit (same layers, same
+      conv1 and ToRGB). A layer's noise settings include the digest of its explicit noise map, so
+      renders with and without maps (or with other maps) share no entry after the first layer whose
+      noise differs. The output is the tensor a full render gives, bit for bit (same layers, same
       inputs; see SynthesisBlock.forward_from). LRU bounded by `cache_mb` of tensor memory on the
       render device (one 1024 image takes about 390 MiB in float32, 250 MiB of it conv0 outputs).
       After each render its entries are the most recent, the shallowest last, so under memory
@@ -433,6 +406,8 @@ class Renderer:
             if not 0 <= offset.start <= offset.end <= num_ws:
                 raise StylescopeError(f'direction layers [{offset.start}, {offset.end}) are out of range: '
                                       f'this network has ws rows 0 to {num_ws - 1}')
+        if request.noise.maps is not None:
+            request.noise.maps.check(self.G)
 
     @torch.no_grad()
     def ws_for_request(self, request):

@@ -178,9 +178,21 @@ def save_ws(ctx, request, path):
 
 
 def load_ws(ctx, path):
-    """A saved w file -> float32 [n, num_ws, w_dim]."""
+    """A saved w file -> dict(ws: float32 [n, num_ws, w_dim], noise: the noise maps of a single
+    projected w, {layer: float32 [res, res]} or None, notes: sentences for the user). The maps are
+    the file `project` wrote beside its projected_w.npz (named in its meta), so the w is drawn as
+    its proj.png; maps that do not fit the network are left out with a note."""
     G = ctx.G
-    return load_ws_file(path, G.num_ws, G.w_dim)
+    ws = load_ws_file(path, G.num_ws, G.w_dim)
+    noise_file = core_projection.companion_noise_file(path) if len(ws) == 1 else None
+    noise, notes = None, []
+    if noise_file is not None:
+        try:
+            maps = core_projection.load_noise_maps(noise_file, G)
+            noise = {name: np.array(m) for name, m in maps.arrays().items()}
+        except StylescopeError as e:
+            notes.append(f'the w was loaded without its noise maps: {e}')
+    return dict(ws=ws, noise=noise, notes=notes)
 
 
 # --- video -----------------------------------------------------------------------------------------
@@ -221,9 +233,10 @@ def project(ctx, path, landmarks=None, space='w', num_steps=PROJECTION_DEFAULTS.
     (image: the best step's uint8 HWC so far, step, total, stage, best_loss, loss: the loss in
     words, has_D), at most one per `preview_interval` seconds. Cancelling ends after the current step and
     returns the best step so far (stopped=True), not an error. Returns plain values: ws float32
-    [num_ws, w_dim], image (the best step's), target (uint8 HWC), loss (Projector.describe_loss),
-    has_D, steps_done, total_steps, best_step (-1: stopped before any step), best_loss, stopped,
-    seconds, alignment (core.align's info), notes (sentences for the user)."""
+    [num_ws, w_dim], noise (the best step's optimised noise maps, {'b16.conv0': float32 [16, 16],
+    ...}), image (the best step's: ws drawn with those maps), target (uint8 HWC), loss
+    (Projector.describe_loss), has_D, steps_done, total_steps, best_step (-1: stopped before any
+    step), best_loss, stopped, seconds, alignment (core.align's info), notes (sentences for the user)."""
     G = ctx.G
     target, alignment = prepare_target(path, G.img_resolution, G.img_channels, landmarks)
     options = core_projection.ProjectionOptions(num_steps=int(num_steps), space=space, seed=int(seed),
@@ -248,10 +261,10 @@ def project(ctx, path, landmarks=None, space='w', num_steps=PROJECTION_DEFAULTS.
     except Cancelled:
         pass  # Stop: the best step so far is the result
     result = projector.result()
-    return dict(ws=result.ws[0], image=result.image, target=target, loss=loss, has_D=D is not None,
-                steps_done=result.steps_done, total_steps=result.total_steps, best_step=result.best_step,
-                best_loss=result.loss, stopped=result.stopped, seconds=result.seconds, alignment=alignment,
-                notes=notes)
+    return dict(ws=result.ws[0], noise=result.noise, image=result.image, target=target, loss=loss,
+                has_D=D is not None, steps_done=result.steps_done, total_steps=result.total_steps,
+                best_step=result.best_step, best_loss=result.loss, stopped=result.stopped, seconds=result.seconds,
+                alignment=alignment, notes=notes)
 
 
 def _discriminator(ctx):

@@ -1,5 +1,7 @@
 """Latent: the seed (previous / next / random), the class of a conditional model, copy / paste
-of the latent as text, and loading a saved w (projected_w.npz or any .npz / .npy of ws)."""
+of the latent as text, and loading a saved w (projected_w.npz or any .npz / .npy of ws; a
+projected_w.npz that `project` wrote comes with the noise maps it wrote beside it). A new seed
+or w leaves a projected w's noise maps behind (EditState.replace)."""
 import os
 import random
 
@@ -146,12 +148,15 @@ class LatentPanel(QWidget):
             if not path:
                 return None
         job = self.client.submit('load_ws', path=path)
-        job.finished.connect(lambda ws: self._loaded_w(ws, path))
+        job.finished.connect(lambda loaded: self._loaded_w(loaded, path))
         job.failed.connect(lambda text: message(self, 'Load w', text))
         return job
 
-    def _loaded_w(self, ws, path):
+    def _loaded_w(self, loaded, path):
+        ws = loaded['ws']
         name = os.path.basename(path)
         if len(ws) > 1:
             name += f' (1st of {len(ws)})'
-        self.model.update(w=ws[0], w_label=name)
+        self.model.update(w=ws[0], w_label=name, noise_maps=loaded['noise'])
+        if loaded['notes']:
+            message(self, 'Load w', ' '.join(loaded['notes']))

@@ -9,8 +9,8 @@ from explorer.widgets import bind_drag, blocked
 
 STRENGTH_STEPS = 100  # slider units per 1.0
 MAX_STRENGTH = 3.0
-MODE_TIPS = {'const': "each layer's stored noise (the official default)", 'random': 'noise drawn from the seed',
-             'none': 'no noise at all'}
+MODE_TIPS = {'const': "each layer's stored noise, or a projected w's own maps (the official default)",
+             'random': "noise drawn from the seed (a projected w's maps stay)", 'none': 'no noise at all'}
 
 
 class NoisePanel(QWidget):

@@ -3,8 +3,9 @@ the user clicks the four FFHQ landmarks (left eye, right eye, left mouth corner,
 corner, left and right as you look at the photo: core.align's order) or skips to a centre crop,
 and sees the aligned target at once. Project runs the `project` job (explorer.jobs) with a live
 preview of the best image so far beside the target, a progress bar and a Stop button that keeps
-the best step. The result becomes the current picture (an explicit w, sliders at 0) and a
-favourite, so every slider edits it.
+the best step. The result becomes the current picture (an explicit w with the noise maps the
+projection optimised with it, sliders at 0, so the main window shows the projection's image) and
+a favourite, so every slider edits it.
 
 The target is computed here with core.align (NumPy and PIL, fast) so the user sees what the
 network will be fitted to before starting; the job computes it again from the same path and
@@ -426,18 +427,20 @@ class ProjectionDialog(QDialog):
         self._apply(result)
 
     def _apply(self, result):
-        """The projected w becomes the picture (sliders at 0, no mixed rows: the photo as projected),
-        one undo step, and a favourite whose thumbnail is that picture as the explorer draws it."""
+        """The projected w and its optimised noise maps become the picture (sliders at 0, no mixed
+        rows: the photo as projected; the noise panel's mode and strengths still apply), one undo
+        step, and a favourite whose thumbnail is that picture as the explorer draws it."""
         state = self.model.state
         name = self._favourite_name()
         mixing = tuple(dataclasses.replace(m, rows=()) for m in state.mixing)
-        new = state.reset_edits().replace(w=result['ws'], w_label=os.path.basename(self.path), mixing=mixing)
+        new = state.reset_edits().replace(w=result['ws'], w_label=os.path.basename(self.path), mixing=mixing,
+                                          noise_maps=result['noise'])
         self.model.set_state(new)
         done = (f"Stopped after {result['steps_done']} of {result['total_steps']} steps" if result['stopped'] else
                 f"Done: {result['steps_done']} steps")
         text = (f"{done} in {result['seconds']:.1f} s; kept the best step ({result['best_step'] + 1}). It is now the "
-                f"picture and the favourite '{name}': every slider edits it. The explorer draws it with the "
-                f"network's own noise maps, not the optimised ones, so fine detail can differ a little.")
+                f"picture, with the noise maps optimised for it, and the favourite '{name}': every slider edits "
+                f"it.")
         self.show_message(' '.join([text] + list(result['notes'])))
         self.thumb_job = self.client.submit('render_batch', requests=[new.request()])
         self.thumb_job.finished.connect(lambda images: self._add_favourite(result['ws'], images[0], name, new))

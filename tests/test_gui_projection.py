@@ -3,6 +3,7 @@ is dropped, the landmarks are clicked (or skipped), the projection runs with a l
 becomes a favourite and the picture, which the sliders edit; Stop keeps the best step; a file that
 is not an image is a sentence in the dialog. The `project` job itself is also run on a stand-in
 context: previews are throttled, Stop returns the best step, D is opened once per network."""
+import json
 import threading
 
 import numpy as np
@@ -14,7 +15,9 @@ from core import model_io
 from core.align import prepare_target
 from core.directions import DirectionSet
 from core.errors import Cancelled
-from core.render import RenderRequest
+from core.noise import NoiseSpec, layer_resolution
+from core.projection import companion_noise_file, save_noise_maps, save_projected_w
+from core.render import RenderRequest, Renderer
 from explorer import jobs
 from tests.gui_helpers import (assert_shows, drop_file, open_window, reference_renderer, screenshot, settle, wait_job,
                                write_tiny_network)
@@ -104,11 +107,30 @@ def assert_result_is_the_picture(window, qtbot, dialog, result, reference, name)
     state = window.model.state
     np.testing.assert_array_equal(state.w.array, result['ws'])
     assert state.w_label == 'face.png' and not state.is_edited
-    assert window.latent_panel.source_label.text() == 'Showing w from face.png'
+    assert window.latent_panel.source_label.text() == 'Showing w from face.png with its noise maps'
+    assert_maps_are(state.noise_maps, result['noise'])
+    assert fav.state == state  # the favourite keeps the maps too
     settle(window, qtbot)
     assert_shows(window, reference)
-    np.testing.assert_array_equal(fav.thumbnail, window.image_view.current_array())  # 32 px: kept whole
+    # the main window shows the projection's best image (the projector drew it with these maps) ...
+    shown = window.image_view.current_array()
+    assert np.abs(shown.astype(int) - result['image']).max() <= 1
+    # ... which the network's own const noise does not draw
+    const = reference.render(RenderRequest(w=result['ws'])).image
+    assert np.abs(const.astype(int) - result['image']).max() > 8
+    np.testing.assert_array_equal(fav.thumbnail, shown)  # 32 px: kept whole
     assert window.history_panel.strip.item(len(window.model.favourites) - 1).text() == name
+
+
+def assert_maps_are(maps, expected):
+    assert maps is not None and sorted(maps.names()) == sorted(expected) == noise_layers_of_the_tiny_net()
+    for name, array in expected.items():
+        assert array.dtype == np.float32 and array.shape == (layer_resolution(name),) * 2
+        np.testing.assert_array_equal(maps.get(name).array, array)
+
+
+def noise_layers_of_the_tiny_net():
+    return sorted(['b4.conv1'] + [f'b{r}.conv{i}' for r in (8, 16, 32) for i in (0, 1)])
 
 
 def test_clicked_landmarks_project_into_a_favourite_that_every_slider_edits(window, qtbot, photo, generated,
@@ -188,6 +210,83 @@ def test_stop_keeps_the_best_step_so_far(window, qtbot, photo, reference):
     screenshot(dialog, 'projection_stopped.png')
 
 
+def test_the_projected_noise_maps_belong_to_the_latent(window, qtbot, photo, reference, tmp_path):
+    """Edits draw on top of the maps; another seed or w drops them; favourites, sessions and a
+    projected_w.npz with the noise file `project` writes beside it bring them back."""
+    dialog = open_dialog(window, qtbot, photo)
+    qtbot.mouseClick(dialog.skip_button, Qt.MouseButton.LeftButton)
+    result = run_projection(qtbot, dialog, steps=8)
+    model = window.model
+    projected = model.state
+    assert_maps_are(projected.noise_maps, result['noise'])
+    settle(window, qtbot)
+    shown = window.image_view.current_array()
+
+    # edits on top: a direction, a noise strength, psi (which an explicit w ignores), a seed's coarse rows
+    model.update(directions=DirectionSet(np.eye(16)[:1], [2.0], [0], [8], ['d'], {}), alphas=(1.0,))
+    window.noise_panel.set_strength('b32.conv1', 2.0)
+    model.update(psi=0.5)
+    window.mixing_panel.add_source(seed=3)
+    model.set_state(model.state.with_mix_rows(0, (0, 1)))
+    settle(window, qtbot)
+    state = model.state
+    assert state.noise_maps == projected.noise_maps and state.noise.scales == (('b32.conv1', 2.0),)
+    assert_shows(window, reference)
+    assert not np.array_equal(window.image_view.current_array(), shown)
+    # the noise strength acts on the projected maps: the same edits without them draw another picture
+    without = reference.render(state.replace(noise_maps=None).request()).image
+    assert not np.array_equal(window.image_view.current_array(), without)
+    model.update(noise=NoiseSpec('none'))  # 'none' is still no noise at all
+    settle(window, qtbot)
+    no_noise = state.replace(noise=NoiseSpec('none'), noise_maps=None)
+    np.testing.assert_array_equal(window.image_view.current_array(), reference.render(no_noise.request()).image)
+
+    # a session keeps them (stored once for the picture and its favourite)
+    session = tmp_path / 'session.json'
+    model.set_state(projected)
+    assert window.save_session(str(session))
+    saved = json.loads(session.read_text())
+    assert list(saved['noise_maps']) == [projected.noise_maps.digest.hex()]
+    key = projected.noise_maps.digest.hex()
+    assert saved['state']['noise_maps'] == saved['favourites'][0]['state']['noise_maps'] == key
+
+    # another seed drops them, and so does "Back to seed" or another w
+    window.latent_panel.step_seed(1)
+    assert model.state.w is None and model.state.noise_maps is None
+    model.undo()
+    assert model.state.noise_maps == projected.noise_maps
+    qtbot.mouseClick(window.latent_panel.seed_button, Qt.MouseButton.LeftButton)
+    assert model.state.noise_maps is None
+    other = tmp_path / 'other_w.npz'
+    save_projected_w(other, result['ws'][None] * 0.5)  # no meta, no noise file: a plain w
+    wait_job(qtbot, window.latent_panel.load_w_file(str(other)))
+    qtbot.waitUntil(lambda: model.state.w_label == 'other_w.npz', timeout=30000)
+    assert model.state.noise_maps is None and model.state.latent_label == 'w from other_w.npz'
+
+    # the favourite brings them back; so does the session
+    window.history_panel.restore(0)
+    assert model.state == projected
+    window.latent_panel.step_seed(1)
+    assert window.load_session(str(session)) == []
+    assert model.state == projected and model.favourites[0].state == projected
+    settle(window, qtbot)
+    np.testing.assert_array_equal(window.image_view.current_array(), shown)
+
+    # a projected_w.npz with the noise file written beside it (as `project` writes them)
+    out = tmp_path / 'proj'
+    out.mkdir()
+    save_projected_w(out / 'projected_w.npz', result['ws'][None], dict(noise_file='projected_noise.npz'))
+    save_noise_maps(out / 'projected_noise.npz', result['noise'])
+    assert companion_noise_file(out / 'projected_w.npz') == str(out / 'projected_noise.npz')
+    window.latent_panel.step_seed(1)
+    wait_job(qtbot, window.latent_panel.load_w_file(str(out / 'projected_w.npz')))
+    qtbot.waitUntil(lambda: model.state.w is not None, timeout=30000)
+    assert_maps_are(model.state.noise_maps, result['noise'])
+    assert model.state.latent_label == 'w from projected_w.npz with its noise maps'
+    settle(window, qtbot)
+    np.testing.assert_array_equal(window.image_view.current_array(), shown)
+
+
 def test_a_file_that_is_not_an_image_and_points_off_the_photo_are_sentences(window, qtbot, tmp_path, photo):
     fake = tmp_path / 'holiday.png'
     fake.write_text('these are my holiday notes, not a picture')
@@ -260,6 +359,12 @@ def test_the_project_job_throttles_previews_stops_with_the_best_step_and_opens_D
     assert preview['image'].shape == (32, 32, 3) and preview['image'].dtype == np.uint8 and preview['step'] == 1
     assert first['has_D'] and first['ws'].shape == (8, 16) and first['ws'].dtype == np.float32
     assert first['steps_done'] == 6 and not first['stopped'] and first['image'].dtype == np.uint8
+    # the best step's optimised noise maps come back with its w: drawn together they are its image
+    assert_maps_are(NoiseSpec(maps=first['noise']).maps, first['noise'])
+    renderer = Renderer(net.G)
+    drawn = renderer.render(RenderRequest(w=first['ws'], noise=NoiseSpec(maps=first['noise']))).image
+    assert np.abs(drawn.astype(int) - first['image']).max() <= 1
+    assert np.abs(renderer.render(RenderRequest(w=first['ws'])).image.astype(int) - first['image']).max() > 8
 
     ctx.partials.clear()
     again = jobs.project(ctx, photo, num_steps=6, preview_interval=0, **FAST)

@@ -18,6 +18,7 @@ from core.image_losses import PerceptualLoss, load_vgg, ms_ssim, psnr
 from core.model_io import save_network
 from core.networks import Discriminator, Generator
 from core.projection import ProjectionOptions, Projector
+from core.noise import noise_layers
 from core.render import render_ws
 
 NET = dict(z_dim=16, c_dim=0, w_dim=16, img_resolution=16, img_channels=3, mapping_kwargs=dict(num_layers=2),
@@ -212,6 +213,37 @@ def test_project_writes_the_official_outputs_and_generate_draws_them(net_file, p
                       '--outdir', str(gen), '--device', 'cpu']) == 0
     drawn = np.asarray(PIL.Image.open(gen / 'proj00.png'))
     assert np.array_equal(drawn, render_ws(G, torch.from_numpy(w))[0])  # G's own noise_const, as official
+
+    # --projected-noise: the optimised maps written beside it, so the picture is proj.png
+    assert projection.companion_noise_file(out / 'projected_w.npz') == str(out / 'projected_noise.npz')
+    assert main.main(['generate', '--network', net_file[0], '--projected-w', str(out / 'projected_w.npz'),
+                      '--projected-noise', str(out / 'projected_noise.npz'), '--outdir', str(gen),
+                      '--device', 'cpu']) == 0
+    with_maps = np.asarray(PIL.Image.open(gen / 'proj00.png'))
+    proj = np.asarray(PIL.Image.open(out / 'proj.png'))
+    assert np.abs(with_maps.astype(int) - proj).max() <= 1
+    maps = projection.load_noise_maps(out / 'projected_noise.npz', G)
+    assert sorted(maps.names()) == sorted(noise_layers(G))
+    assert np.array_equal(with_maps, render_ws(G, torch.from_numpy(w), noise_maps=maps)[0])
+
+
+def test_projected_noise_files_are_checked(net_file, tmp_path, capsys):
+    path, G, _ = net_file
+    w = tmp_path / 'projected_w.npz'
+    projection.save_projected_w(w, np.zeros([1, G.num_ws, G.w_dim], np.float32), dict(noise_file='gone.npz'))
+    assert projection.companion_noise_file(w) is None  # the meta names a file that is not there
+    small = tmp_path / 'small.npz'
+    projection.save_noise_maps(small, {'b16.conv0': np.zeros([8, 8])})
+    run = lambda *extra: main.main(['generate', '--network', path, '--outdir', str(tmp_path / 'g'),  # noqa: E731
+                                    '--device', 'cpu', *extra])
+    assert run('--projected-w', str(w), '--projected-noise', str(small)) == 2
+    err = capsys.readouterr().err
+    assert f"noise map file '{small}' does not fit: the noise map of layer 'b16.conv0' is 8x8" in err
+    np.save(tmp_path / 'one.npy', np.zeros([16, 16]))
+    assert run('--projected-w', str(w), '--projected-noise', str(tmp_path / 'one.npy')) == 2
+    assert 'not a readable .npz of noise maps' in capsys.readouterr().err
+    assert run('--seeds', '1', '--projected-noise', str(small)) == 2
+    assert '--projected-noise goes with --projected-w' in capsys.readouterr().err
 
 
 def test_generate_needs_seeds_or_projected_w(net_file, tmp_path, capsys):

@@ -11,7 +11,7 @@ from core.images import to_uint8
 from core.latent import (add_offsets, as_ws, catmull_rom, lerp, load_ws_file, mix_ws, parse_rows, slerp, truncate,
                          z_from_seed)
 from tiny_nets import tiny_generator as _tiny_generator
-from core.noise import NoiseSpec, noise_layers
+from core.noise import NoiseMaps, NoiseSpec, layer_resolution, noise_layers
 from core.render import FrozenArray, Latent, Mix, Offset, RenderRequest, Renderer, offsets_from_directions, synthesize
 
 RES = 64  # blocks 4, 8, 16, 32, 64; num_ws 10: coarse rows 0-3, middle 4-7, fine 8-9
@@ -44,6 +44,13 @@ def full_render(G, renderer, request):
     """Uncached reference: the request's ws through every block, as float tensor and uint8."""
     img = synthesize(G, renderer.ws_for_request(request), request.noise)
     return img, to_uint8(img)[0]
+
+
+def noise_maps(G, seed, layers=None):
+    """Gaussian maps {'b16.conv0': [16, 16], ...} for `layers` (default: every noise layer)."""
+    rng = np.random.RandomState(seed)
+    return {name: rng.randn(layer_resolution(name), layer_resolution(name)).astype(np.float32)
+            for name in (layers or noise_layers(G))}
 
 
 def direction(seed, w_dim=16):
@@ -114,6 +121,9 @@ def edit_sequence(G):
     d_middle = Offset(direction(3), 1.0, 4, 8)
     d_conv1 = Offset(direction(4), 1.5, layer_row(G, 32, 'conv1'), G.num_ws)  # b32's conv0 output unchanged
     d_last = Offset(direction(4), 1.5, G.num_ws - 1, G.num_ws)  # the last ToRGB only
+    every = noise_maps(G, 7)
+    fine_maps = noise_maps(G, 9, [name for name in noise_layers(G) if layer_resolution(name) >= 32])
+    conv1_map = noise_maps(G, 10, ['b16.conv1'])  # its block's conv0 keeps its random draw
     steps = [
         ('base', base),
         ('seed', base.replace(seed=2)),
@@ -139,6 +149,19 @@ def edit_sequence(G):
         ('noise random layer off', base.replace(noise=NoiseSpec('random', 12, {'b64.conv0': 0}))),
         ('noise random conv1 strength', base.replace(noise=NoiseSpec('random', 12, {'b32.conv1': 0.5}))),
         ('noise random, from a conv1 row', base.replace(noise=NoiseSpec('random', 12), offsets=(d_conv1,))),
+        # explicit noise maps (a projected latent's): every layer, some layers, with every mode
+        ('maps', RenderRequest(w=saved_w, noise=NoiseSpec(maps=every))),
+        ('maps, fine direction', RenderRequest(w=saved_w, offsets=(d_fine,), noise=NoiseSpec(maps=every))),
+        ('maps, from a conv1 row', RenderRequest(w=saved_w, offsets=(d_conv1,), noise=NoiseSpec(maps=every))),
+        ('maps, strength', RenderRequest(w=saved_w, noise=NoiseSpec('const', 0, {'b32.conv1': 2.0}, every))),
+        ('maps, one layer off', RenderRequest(w=saved_w, noise=NoiseSpec('const', 0, {'b16.conv0': 0}, every))),
+        ('other maps', RenderRequest(w=saved_w, noise=NoiseSpec(maps=noise_maps(G, 8)))),
+        ('maps of fine layers', RenderRequest(w=saved_w, noise=NoiseSpec(maps=fine_maps))),
+        ('maps of fine layers, random', RenderRequest(w=saved_w, noise=NoiseSpec('random', 12, maps=fine_maps))),
+        ('maps of one conv1, random', base.replace(noise=NoiseSpec('random', 12, maps=conv1_map),
+                                                  offsets=(d_conv1,))),
+        ('maps, mode none', RenderRequest(w=saved_w, noise=NoiseSpec('none', maps=every))),
+        ('no maps again', RenderRequest(w=saved_w)),
         ('back to base', base),
     ]
     if G.synthesis.b16.architecture == 'skip':  # b16's own ToRGB row (also b32's conv0 row)
@@ -254,18 +277,19 @@ def test_turning_one_layer_off_changes_only_that_layer(G):
 def test_noise_settings_never_leak_between_renders(G):
     before = state_of(G)
     specs = [NoiseSpec('const'), NoiseSpec('none'), NoiseSpec('random', 3), NoiseSpec('random', 3, {'b8.conv1': 0}),
-             NoiseSpec('const', 0, {'b16.conv0': 4.0, 'b64.conv1': 0})]
+             NoiseSpec('const', 0, {'b16.conv0': 4.0, 'b64.conv1': 0}), NoiseSpec(maps=noise_maps(G, 4)),
+             NoiseSpec('random', 3, maps=noise_maps(G, 5, ['b8.conv1', 'b32.conv0']))]
     requests = [RenderRequest(seed=6, noise=spec) for spec in specs]
     alone = [Renderer(G).render(r).image for r in requests]  # each on a fresh renderer
     assert len({a.tobytes() for a in alone}) == len(specs)
 
     shared = Renderer(G)  # one after the other, in shuffled order, on one renderer
-    for idx in [4, 0, 3, 1, 2, 0, 4]:
+    for idx in [4, 5, 0, 6, 3, 1, 5, 2, 0, 6, 4]:
         np.testing.assert_array_equal(shared.render(requests[idx]).image, alone[idx])
 
     results, errors = {}, []
 
-    def work(idx):  # two at once, on two renderers sharing G
+    def work(idx):  # three at once, on three renderers sharing G
         try:
             renderer = Renderer(G)
             for _ in range(3):
@@ -274,7 +298,7 @@ def test_noise_settings_never_leak_between_renders(G):
         except Exception as e:  # noqa: BLE001
             errors.append(e)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in (0, 1)]
+    threads = [threading.Thread(target=work, args=(i,)) for i in (0, 1, 4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -283,6 +307,58 @@ def test_noise_settings_never_leak_between_renders(G):
     for (j, _), image in results.items():
         np.testing.assert_array_equal(image, alone[j])
     assert_state_unchanged(G, before)
+
+
+def test_noise_maps_replace_the_layers_noise_as_the_official_path_draws_them(G):
+    """Explicit maps (a projection's) are what G.synthesis draws with noise_inputs: strength
+    multipliers still apply, 'random' draws them too, 'none' still means no noise."""
+    renderer = Renderer(G)
+    ws = renderer.ws_for_request(RenderRequest(seed=3))
+    maps = noise_maps(G, 1)
+    inputs = {name: torch.from_numpy(m) for name, m in maps.items()}
+    with_maps = RenderRequest(seed=3, noise=NoiseSpec(maps=maps))
+    official = to_uint8(G.synthesis(ws, noise_mode='const', noise_inputs=inputs))[0]
+    np.testing.assert_array_equal(renderer.render(with_maps).image, official)
+    const = renderer.render(RenderRequest(seed=3)).image
+    assert np.abs(official.astype(int) - const).max() > 5  # the maps are drawn, not noise_const
+    scales = {'b16.conv0': 0.0, 'b64.conv1': 2.5}
+    np.testing.assert_array_equal(
+        renderer.render(with_maps.replace(noise=NoiseSpec('const', 0, scales, maps))).image,
+        to_uint8(G.synthesis(ws, noise_mode='const', noise_inputs=inputs, noise_scales=scales))[0])
+    # every layer has a map: nothing random is left, whatever the seed
+    for seed in (1, 2):
+        random = with_maps.replace(noise=NoiseSpec('random', seed, maps=maps))
+        np.testing.assert_array_equal(renderer.render(random).image, official)
+    none = renderer.render(RenderRequest(seed=3, noise=NoiseSpec('none'))).image
+    np.testing.assert_array_equal(renderer.render(with_maps.replace(noise=NoiseSpec('none', maps=maps))).image, none)
+    # maps of the 64 px layers only: the coarser blocks come from the cache of the render without maps
+    fine = renderer.render(RenderRequest(seed=3, noise=NoiseSpec(maps=noise_maps(G, 1, ['b64.conv0', 'b64.conv1']))))
+    assert fine.computed_blocks == (64,) and not np.array_equal(fine.image, const)
+    conv1 = renderer.render(RenderRequest(seed=3, noise=NoiseSpec(maps=noise_maps(G, 1, ['b64.conv1']))))
+    assert conv1.computed_blocks == (64,) and conv1.reused_layers == ('b64.conv0',)
+
+
+def test_noise_maps_are_frozen_compared_by_content_and_checked(G, tmp_path):
+    maps = noise_maps(G, 2)
+    spec = NoiseSpec(maps=maps)
+    maps['b4.conv1'][0, 0] = 99.0  # the spec froze its own copies
+    assert spec == NoiseSpec(maps=noise_maps(G, 2)) and hash(spec) == hash(NoiseSpec(maps=noise_maps(G, 2)))
+    assert spec != NoiseSpec() and spec != NoiseSpec(maps=noise_maps(G, 3)) and NoiseSpec(maps={}) == NoiseSpec()
+    assert spec.with_scale('b8.conv0', 0.5).maps == spec.maps and spec.with_maps(None).maps is None
+    assert NoiseSpec('random', None, maps=spec.maps).resolved().maps == spec.maps
+    assert RenderRequest(noise=spec) != RenderRequest() and len({RenderRequest(noise=spec), RenderRequest()}) == 2
+    with pytest.raises(ValueError):
+        spec.maps.get('b4.conv1').array[0, 0] = 1.0
+    assert isinstance(spec.maps, NoiseMaps) and spec.maps.names() == sorted(noise_layers(G))
+    renderer = Renderer(G)
+    with pytest.raises(StylescopeError, match="noise map for layer 'b128.conv0', which this network does not have"):
+        renderer.render(RenderRequest(noise=NoiseSpec(maps={'b128.conv0': np.zeros([128, 128])})))
+    with pytest.raises(StylescopeError, match="noise map of layer 'b16.conv0' is 8x8 but this network draws 16x16"):
+        renderer.render(RenderRequest(noise=NoiseSpec(maps={'b16.conv0': np.zeros([8, 8])})))
+    with pytest.raises(StylescopeError, match='square'):
+        NoiseSpec(maps={'b16.conv0': np.zeros([16, 8])})
+    with pytest.raises(StylescopeError, match='NaN'):
+        NoiseSpec(maps={'b16.conv0': np.full([16, 16], np.nan)})
 
 
 def test_random_noise_is_reproducible_with_a_seed_and_fresh_without(G):

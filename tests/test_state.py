@@ -6,7 +6,7 @@ import pytest
 
 from core.directions import DirectionSet
 from core.errors import StylescopeError
-from core.noise import NoiseSpec
+from core.noise import NoiseSpec, layer_resolution
 from core.render import Latent
 from explorer.state import (EditorModel, EditState, MixSource, latent_from_text, latent_to_text, read_session)
 
@@ -189,3 +189,108 @@ def test_compact_state_keeps_only_used_directions():
     d = state.to_dict(compact=True)
     assert d['directions']['names'] == ['d1'] and d['alphas'] == [1.5]
     assert EditState.from_dict(d).request() == state.request()
+
+
+# --- a projected latent's noise maps ---------------------------------------------------------------
+
+LAYERS = ['b4.conv1'] + [f'b{r}.conv{i}' for r in (8, 16, 32, 64) for i in (0, 1)]  # a 64 px network's
+
+
+def projected(seed=0, label='face.png'):
+    """A state as the projection leaves it: a w and its optimised noise maps."""
+    rng = np.random.RandomState(seed)
+    maps = {name: rng.randn(layer_resolution(name), layer_resolution(name)).astype(np.float32) for name in LAYERS}
+    return EditState(w=rng.randn(NUM_WS, W_DIM).astype(np.float32), w_label=label, noise_maps=maps), maps
+
+
+def test_noise_maps_belong_to_the_latent():
+    state, maps = projected()
+    req = state.request()
+    assert req.noise.maps == state.noise_maps and req.noise.mode == 'const' and len(state.noise_maps) == len(LAYERS)
+    np.testing.assert_array_equal(state.noise_maps.get('b64.conv1').array, maps['b64.conv1'])
+    assert state.latent_label == 'w from face.png with its noise maps'
+    # edits keep them: directions, noise settings, psi, mixing, class; the original (A/B) too
+    edited = (state.add_directions(dset()).with_alpha(0, 1.0).replace(noise=NoiseSpec('random', 4, {'b8.conv0': 2.0}))
+              .replace(psi=0.5, class_idx=None, mixing=(MixSource('seed 9', 9, (0, 1)),)))
+    assert edited.noise_maps == state.noise_maps
+    assert edited.request().noise == NoiseSpec('random', 4, {'b8.conv0': 2.0}, state.noise_maps)
+    assert edited.request(original=True).noise.maps == state.noise_maps
+    assert state.replace(w=state.w.array.copy(), w_label='renamed').noise_maps == state.noise_maps  # the same w
+    # another latent drops them
+    for changes in (dict(seed=3, w=None, w_label=''), dict(w=None), dict(w=np.zeros([NUM_WS, W_DIM])),
+                    dict(seed=5)):
+        dropped = state.replace(**changes)
+        assert dropped.noise_maps is None and dropped.request().noise.maps is None, changes
+    assert state.replace(w=np.zeros([NUM_WS, W_DIM]), noise_maps=maps).noise_maps == state.noise_maps
+    with pytest.raises(ValueError, match='explicit w'):
+        EditState(noise_maps=maps)
+    # the model: a new seed drops them, undo brings them back
+    model = model_with_network()
+    model.set_state(state)
+    model.update(seed=1, w=None, w_label='')
+    assert model.state.noise_maps is None
+    model.undo()
+    assert model.state == state
+
+
+def test_noise_maps_that_do_not_fit_the_network_are_left_out():
+    state, maps = projected()
+    fitted, warnings = state.fitted_to(NUM_WS, W_DIM, 0, LAYERS)
+    assert fitted == state and warnings == []
+    fitted, warnings = state.fitted_to(NUM_WS, W_DIM, 0, LAYERS[:-1])
+    assert fitted.noise_maps is None and fitted.w is not None
+    assert warnings == ["w from face.png with its noise maps is drawn with the network's own noise: there is a noise "
+                        "map for layer 'b64.conv1', which this network does not have (its noise layers are b4.conv1 "
+                        "to b64.conv0): use noise maps projected with this network"]
+    small = EditState(w=state.w, noise_maps=dict(maps, **{'b16.conv0': np.zeros([8, 8], np.float32)}))
+    assert small.fitted_to(NUM_WS, W_DIM, 0, LAYERS)[0].noise_maps is None
+    assert small.fitted_to(NUM_WS, W_DIM, 0)[0].noise_maps is not None  # no layer list: not checked
+
+
+def test_sessions_store_noise_maps_once_and_older_sessions_still_load(tmp_path):
+    model = model_with_network()
+    state, maps = projected()
+    model.set_state(state)
+    model.add_favourite(state.w.array, name='projected face')
+    other, _ = projected(seed=1, label='other.png')
+    model.add_favourite(other.w.array, name='other face', state=other)
+    path = tmp_path / 'session.json'
+    model.save_session(path)
+    saved = json.loads(path.read_text())
+    key = state.noise_maps.digest.hex()
+    assert sorted(saved['noise_maps']) == sorted([key, other.noise_maps.digest.hex()])  # each set once
+    assert saved['state']['noise_maps'] == saved['favourites'][0]['state']['noise_maps'] == key
+    assert saved['noise_maps'][key]['b64.conv0']['dtype'] == '<f4'  # float32: the same pixels after loading
+
+    loaded = model_with_network()
+    assert loaded.load_session(path) == []
+    assert loaded.state == state and loaded.state.request() == state.request()
+    assert [f.state for f in loaded.favourites] == [state, other]
+    np.testing.assert_array_equal(loaded.state.noise_maps.get('b32.conv1').array, maps['b32.conv1'])
+
+    # a network without one of their layers: loaded without them, with a warning
+    narrow = EditorModel()
+    narrow.set_network(dict(INFO, noise_layers=LAYERS[:-1]))
+    warnings = narrow.load_session(path)
+    assert len(warnings) == 1 and "is drawn with the network's own noise" in warnings[0]
+    assert narrow.state.w == state.w and narrow.state.noise_maps is None
+    assert [f.state.noise_maps for f in narrow.favourites] == [None, None]
+
+    # a session of the earlier format (no noise maps anywhere) loads as before
+    older = model_with_network()
+    older.update(seed=4, psi=0.7)
+    old = older.session_dict()
+    assert 'noise_maps' not in old and old['state']['noise_maps'] is None
+    del old['state']['noise_maps']
+    (tmp_path / 'old.json').write_text(json.dumps(old))
+    assert loaded.load_session(tmp_path / 'old.json') == [] and loaded.state.seed == 4
+    assert loaded.state.noise_maps is None
+    # a state naming maps the session does not hold is a sentence
+    saved['noise_maps'] = {}
+    (tmp_path / 'broken.json').write_text(json.dumps(saved))
+    with pytest.raises(StylescopeError, match='names noise maps it does not hold'):
+        loaded.load_session(tmp_path / 'broken.json')
+    # PNG metadata (compact) names the maps but leaves out their megabytes
+    compact = state.to_dict(compact=True)
+    assert compact['noise_maps'] is None and compact['noise_maps_digest'] == key
+    assert EditState.from_dict(state.to_dict()) == state  # inline outside a session

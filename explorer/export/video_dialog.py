@@ -154,7 +154,8 @@ class VideoDialog(QDialog):
         else:
             d = state.directions
             k = d.index(self.direction_combo.currentText())
-            params.update(mode='sweep', base=state.request(),
+            base = state.request()
+            params.update(mode='sweep', base=base, noise=base.noise,  # a projected w's noise maps too
                           sweep=dict(vector=d.vectors[k], scale=float(d.scales[k]), start=int(d.layer_start[k]),
                                      end=int(d.layer_end[k]), amount=float(self.amount_spin.value())))
         self.result_label.setText('')

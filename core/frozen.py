@@ -1,0 +1,48 @@
+"""FrozenArray: a read-only float32 copy of an array, compared and hashed by content.
+
+Render requests and the explorer's editing states hold latents, direction vectors and noise
+maps as FrozenArrays, so they stay immutable and cheap to compare (a 16-byte digest, computed
+once). Its own file because core.noise and core.render both need it (render imports noise).
+"""
+import hashlib
+
+import numpy as np
+import torch
+
+
+class FrozenArray:
+    """A read-only float32 copy of an array, compared and hashed by content (see the module docstring)."""
+    __slots__ = ('array', 'digest')
+
+    def __init__(self, values):
+        if isinstance(values, FrozenArray):
+            array, digest = values.array, values.digest
+        else:
+            if isinstance(values, torch.Tensor):
+                values = values.detach().cpu().numpy()
+            array = np.array(values, dtype=np.float32, copy=True)
+            array.setflags(write=False)
+            digest = hashlib.blake2b(repr(array.shape).encode() + array.tobytes(), digest_size=16).digest()
+        object.__setattr__(self, 'array', array)
+        object.__setattr__(self, 'digest', digest)
+
+    def __setattr__(self, name, value):
+        raise AttributeError('FrozenArray is immutable')
+
+    def __eq__(self, other):
+        return isinstance(other, FrozenArray) and self.digest == other.digest
+
+    def __hash__(self):
+        return hash(self.digest)
+
+    def __repr__(self):
+        return f'FrozenArray(shape={list(self.array.shape)}, digest={self.digest.hex()[:8]})'
+
+    @property
+    def shape(self):
+        return self.array.shape
+
+
+def frozen(value):
+    """None stays None; anything else becomes a FrozenArray."""
+    return None if value is None else FrozenArray(value)
