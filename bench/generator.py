@@ -76,8 +76,6 @@ def bench_one(name, batch, device, repeats, official_cls):
         G_off = G_off.to(device)
         with torch.no_grad():
             official = time_call(lambda: G_off(z, None, noise_mode='const', **extra), device, repeats) / batch
-        del G_off
-    del G
     return ours * 1000, (official * 1000 if official is not None else None)
 
 

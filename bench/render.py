@@ -122,7 +122,6 @@ def bench_size(resolution, device, repeats):
         blocks = f'{want[0][0]}-{want[0][-1]}' + (f' ({", ".join(want[1])} cached)' if want[1] else '')
         rows.append((f'edit: {label}', statistics.median(times) * 1e3, blocks, note.strip()))
     rows.append(('uncached synthesize() (no Renderer)', statistics.median(ref) * 1e3, 'all', 'reference'))
-    del renderer, G
     return rows
 
 

@@ -25,7 +25,6 @@ import dataclasses
 import json
 import os
 import warnings
-import zipfile
 
 import numpy as np
 import torch
@@ -34,6 +33,7 @@ from core.atomic import atomic_write
 from core.errors import Cancelled, StylescopeError, is_cancelled
 from core.model_io import fingerprint as model_fingerprint
 from core.model_io import layer_groups as _model_layer_groups
+from core.npz_file import read_arrays
 
 FORMAT_NAME = 'stylescope-directions'
 FORMAT_VERSION = 1
@@ -307,32 +307,10 @@ def _json_default(obj):
     raise TypeError(f'{type(obj).__name__} is not JSON serialisable')
 
 
-def _npz_arrays(path, what):
-    """{key: array} of an .npz or .npy file, with file problems turned into StylescopeError."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise StylescopeError(f"{what} '{path}' does not exist: check the path")
-    try:
-        data = np.load(path, allow_pickle=False)
-        if isinstance(data, np.ndarray):  # a .npy file
-            return {'': data}
-        with data:
-            return {key: data[key] for key in data.files}
-    except ValueError as exc:
-        if 'allow_pickle' in str(exc) or 'pickled' in str(exc):
-            raise StylescopeError(f"'{path}' holds pickled Python objects, which Stylescope never loads: "
-                                  'save the arrays as plain numbers') from None
-        raise StylescopeError(f"'{path}' is not a readable NumPy file ({exc}): "
-                              f'check that it is a {what} and not damaged') from None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise StylescopeError(f"'{path}' is not a readable NumPy file ({exc}): "
-                              f'check that it is a {what} and not damaged') from None
-
-
 def load(path, G=None, fingerprint=None):
     """Read a Stylescope direction file. With G (or fingerprint) it is checked against the model:
     a different w_dim is refused, a different fingerprint warns, ranges past num_ws are cut."""
-    arrays = _npz_arrays(path, 'direction file')
+    arrays = read_arrays(path, 'direction file')
     missing = [key for key in NATIVE_KEYS if key not in arrays]
     if missing:
         raise StylescopeError(f"'{path}' lacks {', '.join(missing)} so it is not a Stylescope direction file: "
@@ -752,7 +730,7 @@ def _all_layers(vectors, scales, G, names, meta, centers=None):
 
 def import_interfacegan(path, G):
     """InterfaceGAN boundary `.npy` (1, w_dim): one direction, raw W units, all layers."""
-    v = _npz_arrays(path, 'InterfaceGAN boundary').get('')
+    v = read_arrays(path, 'InterfaceGAN boundary').get('')
     if v is None or v.ndim not in (1, 2) or (v.ndim == 2 and v.shape[0] != 1):
         raise StylescopeError(f"'{path}' is not an InterfaceGAN boundary (a (1, w_dim) .npy array): "
                               'check that you picked a *_boundary.npy file')
@@ -771,7 +749,7 @@ def export_interfacegan(dset, name_or_index, path):
 def import_ganspace(path, G):
     """GANSpace component cache `.npz` (lat_comp [C, 1, w_dim], lat_stdev [C], optional lat_mean,
     var_ratio): units = lat_stdev, all layers (GANSpace's default range)."""
-    arrays = _npz_arrays(path, 'GANSpace file')
+    arrays = read_arrays(path, 'GANSpace file')
     if 'lat_comp' not in arrays or 'lat_stdev' not in arrays:
         raise StylescopeError(f"'{path}' has no lat_comp / lat_stdev so it is not a GANSpace component file: "
                               'use the .npz from GANSpace\'s cache folder')
@@ -826,7 +804,7 @@ def import_projected_w(path, G):
     """A projector's `projected_w.npz` ('w' [1, num_ws, w_dim] or [w_dim]) as the direction from
     W's average to it: unit = that distance, so alpha = 1 moves by (w - w_avg), all layers.
     A W+ projection whose rows differ is reduced to their mean (with a warning)."""
-    arrays = _npz_arrays(path, 'projected w file')
+    arrays = read_arrays(path, 'projected w file')
     if 'w' not in arrays:
         raise StylescopeError(f"'{path}' has no 'w' array so it is not a projected_w.npz: "
                               'use the file the projector wrote')
@@ -867,7 +845,7 @@ def open_directions(path, G, fingerprint=None):
     if ext != '.npz':
         raise StylescopeError(f"'{path}' is not a direction file Stylescope reads: "
                               'use a .npz (Stylescope, GANSpace, projected_w), .npy (InterfaceGAN) or .pt (rosinality)')
-    keys = _npz_arrays(path, 'direction file').keys()
+    keys = read_arrays(path, 'direction file').keys()
     if 'vectors' in keys:
         return load(path, G, fingerprint)
     if 'lat_comp' in keys:

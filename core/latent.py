@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from core.errors import StylescopeError
+from core.npz_file import read_arrays
 
 MAX_SEED = 2 ** 32 - 1  # numpy's RandomState accepts 0 .. 2**32 - 1
 _SEED_PART = re.compile(r'^(\d+)(?:-(\d+))?$')
@@ -196,23 +197,12 @@ def load_ws_file(path, num_ws, w_dim):
     or with a single array, or a `.npy`. Each w may be [w_dim] or [num_ws, w_dim].
     Returns float32 numpy [n, num_ws, w_dim]."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise StylescopeError(f"w file '{path}' does not exist: check the path")
-    try:
-        data = np.load(path, allow_pickle=False)
-        if isinstance(data, np.lib.npyio.NpzFile):
-            with data:
-                keys = list(data.files)
-                if 'w' not in keys and len(keys) != 1:
-                    raise StylescopeError(f"w file '{path}' holds {', '.join(keys) or 'nothing'} but no 'w' "
-                                          f"array: save the latent under the key 'w'")
-                data = data['w' if 'w' in keys else keys[0]]
-        array = np.asarray(data)
-    except StylescopeError:
-        raise
-    except (OSError, ValueError) as e:
-        raise StylescopeError(f"w file '{path}' is not a readable .npz or .npy ({e}): "
-                              f"use a file written by a projector or by Stylescope") from None
+    arrays = read_arrays(path, 'w file')
+    keys = list(arrays)
+    if 'w' not in keys and len(keys) != 1:
+        raise StylescopeError(f"w file '{path}' holds {', '.join(keys) or 'nothing'} but no 'w' "
+                              f"array: save the latent under the key 'w'")
+    array = arrays['w' if 'w' in keys else keys[0]]
     if array.dtype.kind not in 'fiu':
         raise StylescopeError(f"w file '{path}' holds {array.dtype} values: a w must be numbers")
     if array.ndim in (1, 2) and array.shape[-1] == w_dim and (array.ndim == 1 or array.shape[0] in (1, num_ws)):

@@ -63,7 +63,11 @@ class NoiseMaps:
         else:
             frozen = {}
             for name, values in (maps.items() if isinstance(maps, dict) else maps):
-                array = FrozenArray(values)
+                try:
+                    array = FrozenArray(values)
+                except (TypeError, ValueError):  # strings, or nothing array-like
+                    raise StylescopeError(f"the noise map of layer '{name}' is not an array of numbers: "
+                                          'project the photo again') from None
                 if array.array.ndim != 2 or array.shape[0] != array.shape[1]:
                     raise StylescopeError(f"the noise map of layer '{name}' has shape {list(array.shape)}: "
                                           'a noise map is a square [res, res] array')
@@ -76,6 +80,13 @@ class NoiseMaps:
         for name, array in self._maps.items():
             h.update(name.encode() + b'\0' + array.digest)
         object.__setattr__(self, 'digest', h.digest())
+
+    @classmethod
+    def of(cls, maps):
+        """`maps` as a NoiseMaps, or None for None or no maps; a NoiseMaps is kept as it is."""
+        if maps is not None and not isinstance(maps, NoiseMaps):
+            maps = cls(maps)
+        return maps if maps else None
 
     def __setattr__(self, name, value):
         raise AttributeError('NoiseMaps is immutable')
@@ -103,6 +114,14 @@ class NoiseMaps:
         """{name: read-only float32 [res, res]}, in layer-name order."""
         return {name: m.array for name, m in self._maps.items()}
 
+    def tensors(self, prefix=''):
+        """{name: float32 CPU tensor} of the maps whose layer name starts with `prefix`, the prefix
+        cut off: tensors() for G.synthesis's noise_inputs ({'b16.conv0': ...}), tensors('b16.') for
+        one block's ({'conv0': ...}). Fresh copies (the maps are read-only; a layer moves its map to
+        its device)."""
+        return {name[len(prefix):]: torch.from_numpy(m.array.copy()) for name, m in self._maps.items()
+                if name.startswith(prefix)}
+
     @property
     def nbytes(self):
         return sum(m.array.nbytes for m in self._maps.values())
@@ -113,8 +132,9 @@ class NoiseMaps:
         such as the explorer's network info)."""
         for name, m in self._maps.items():
             if name not in layers:
-                return (f"there is a noise map for layer '{name}', which this network does not have (its noise "
-                        f"layers are {layers[0]} to {layers[-1]}): use noise maps projected with this network")
+                has = f'its noise layers are {layers[0]} to {layers[-1]}' if layers else 'it has no noise layers'
+                return (f"there is a noise map for layer '{name}', which this network does not have ({has}): "
+                        'use noise maps projected with this network')
             res = layer_resolution(name)
             if m.shape != (res, res):
                 return (f"the noise map of layer '{name}' is {m.shape[0]}x{m.shape[1]} but this network draws "
@@ -157,8 +177,7 @@ class NoiseSpec:
             if value != 1.0:
                 scales[str(name)] = value
         object.__setattr__(self, 'scales', tuple(sorted(scales.items())))
-        maps = None if self.maps is None else NoiseMaps(self.maps)
-        object.__setattr__(self, 'maps', maps if maps else None)
+        object.__setattr__(self, 'maps', NoiseMaps.of(self.maps))
 
     def scale(self, layer):
         """Multiplier of one layer ('b16.conv0'): 0 when the mode is 'none'."""
@@ -208,9 +227,7 @@ class NoiseSpec:
         scales = {name: self.scale(f'b{block.resolution}.{name}') for name in block.conv_layers()}
         kwargs = dict(noise_mode=self.mode, noise_scales=scales)
         if self.maps is not None and self.mode != 'none':
-            inputs = {name: self.maps.get(f'b{block.resolution}.{name}') for name in block.conv_layers()}
-            kwargs['noise_inputs'] = {name: torch.from_numpy(m.array.copy()) for name, m in inputs.items()
-                                      if m is not None}
+            kwargs['noise_inputs'] = self.maps.tensors(f'b{block.resolution}.')
         if self.mode == 'random':
             assert self.seed is not None, 'NoiseSpec.block_kwargs needs a seed: call resolved() first'
             generator = torch.Generator(device='cpu')

@@ -42,6 +42,7 @@ from core.errors import StylescopeError, is_cancelled
 from core.image_losses import PerceptualLoss
 from core.images import to_uint8
 from core.noise import NoiseMaps, noise_layers
+from core.npz_file import read_arrays
 
 SPACES = ('w', 'w+')
 
@@ -98,6 +99,8 @@ class ProjectionStep:
     image: np.ndarray         # uint8 HWC: the image that was scored
     ws: np.ndarray            # float32 [1, num_ws, w_dim]: the ws that made it (w noise included)
     lr: float
+    best_image: np.ndarray    # uint8 HWC: the best step's image so far (the start image until a step
+                              # scores below inf: a NaN loss never does)
 
 
 @dataclass
@@ -289,7 +292,8 @@ class Projector:
                 self._seconds += time.perf_counter() - started
                 self.steps_done = step + 1
                 yield ProjectionStep(stage, step, self.total_steps, loss, {k: float(v.detach()) for k, v in parts.items()},
-                                     self._best.loss, image, ws.detach().cpu().numpy().astype(np.float32), lr)
+                                     self._best.loss, image, ws.detach().cpu().numpy().astype(np.float32), lr,
+                                     self._best.image)
                 step += 1
 
     def run(self, progress=None, cancel=None):
@@ -337,17 +341,10 @@ def load_noise_maps(path, G=None):
     """A noise-map file as save_noise_maps writes it (`project`'s projected_noise.npz) -> NoiseMaps;
     with G, checked to fit that network (every map names one of its noise layers, at its size)."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise StylescopeError(f"noise map file '{path}' does not exist: check the path")
-    try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError('it holds a single array, not one map per layer')
-        with data:
-            arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError) as e:
-        raise StylescopeError(f"noise map file '{path}' is not a readable .npz of noise maps ({e}): use the "
-                              'projected_noise.npz that `project` wrote') from None
+    arrays = read_arrays(path, 'noise map file')
+    if '' in arrays:  # an .npy
+        raise StylescopeError(f"noise map file '{path}' is not a readable .npz of noise maps (it holds a single "
+                              "array, not one map per layer): use the projected_noise.npz that `project` wrote")
     try:
         maps = NoiseMaps(arrays)
         if G is not None:
@@ -362,9 +359,9 @@ def companion_noise_file(w_path):
     same folder), or None: no meta (official projector, or any other w file) or no such file."""
     w_path = os.fspath(w_path)
     try:
-        with np.load(w_path, allow_pickle=False) as data:
-            meta = json.loads(str(data['meta'])) if 'meta' in data.files else {}
-    except (OSError, ValueError, TypeError, AttributeError):  # not an .npz, or a meta that is no JSON
+        meta = read_arrays(w_path, 'w file').get('meta')
+        meta = {} if meta is None else json.loads(str(meta))
+    except (StylescopeError, ValueError):  # not a NumPy file, or a meta that is no JSON
         return None
     name = meta.get('noise_file') if isinstance(meta, dict) else None
     if not isinstance(name, str) or not name:

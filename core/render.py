@@ -3,8 +3,8 @@
 - `render_ws` / `render_seeds`: plain batch rendering for the CLI (as the official generate.py).
 - `RenderRequest` -> `Renderer` -> `RenderResult`: the explorer's cached renderer. A request is an
   immutable description of one image (latent, class, truncation, style mixing, direction offsets,
-  noise, preview, output size); the renderer caches mapping outputs and each synthesis block's
-  activations, so an edit recomputes only the blocks it reaches.
+  noise, preview, output size); the renderer caches mapping outputs and the synthesis state at
+  layer boundaries, so an edit recomputes only from the first layer it reaches.
 - `synthesize`: uncached block-by-block synthesis with per-request noise (a `NoiseSpec`).
 """
 import dataclasses
@@ -24,18 +24,15 @@ from core.errors import StylescopeError
 from core.frozen import FrozenArray, frozen
 from core.images import to_uint8
 from core.latent import MAX_SEED, add_offsets, as_ws, class_vector, mix_ws, ws_from_seeds, z_from_seed
-from core.noise import NoiseMaps, NoiseSpec
+from core.noise import NoiseSpec
 
 
 @torch.no_grad()
 def render_ws(G, ws, noise_mode='const', noise_maps=None):
-    """ws [N, num_ws, w_dim] -> numpy uint8 [N, H, W, C]. noise_maps: a NoiseMaps (or dict of
-    [res, res] arrays) drawn instead of those layers' noise (not with noise_mode 'none')."""
-    inputs = None
-    if noise_maps is not None:
-        noise_maps = NoiseMaps(noise_maps)
-        noise_maps.check(G)
-        inputs = {name: torch.from_numpy(m.copy()) for name, m in noise_maps.arrays().items()}
+    """ws [N, num_ws, w_dim] -> numpy uint8 [N, H, W, C]. noise_maps: a NoiseMaps that fits G
+    (load_noise_maps(path, G) checks it, once for all the images drawn with it), drawn instead of
+    those layers' noise (not with noise_mode 'none')."""
+    inputs = None if noise_maps is None else noise_maps.tensors()
     return to_uint8(G.synthesis(ws, noise_mode=noise_mode, noise_inputs=inputs))
 
 
@@ -254,11 +251,11 @@ class _LRU:
         """Store value, evicting the least recently used entries but none of `keep`: when the room
         could only come from those, value is not stored. Returns whether it was stored."""
         size = self.size_of(value)
+        kept = sum(self.size_of(self._items[k]) for k in keep if k in self._items and k != key)
+        if size + kept > self.limit:
+            return False  # an entry already under `key` stays as it was
         if key in self._items:
             self.total -= self.size_of(self._items.pop(key))
-        kept = sum(self.size_of(self._items[k]) for k in keep if k in self._items)
-        if size + kept > self.limit:
-            return False
         victims = (k for k in list(self._items) if k not in keep)  # oldest first
         while self.total + size > self.limit:
             self.total -= self.size_of(self._items.pop(next(victims)))
@@ -367,6 +364,7 @@ class Renderer:
         self._mapping_cache = _LRU(mapping_cache_size)
         self._block_cache = _LRU(int(cache_mb * 2 ** 20), _tensor_bytes)
         self._lock = threading.RLock()
+        self._fitting_maps = set()  # digests of the NoiseMaps already checked against G
         self.hits = self.misses = 0
 
     # -- latents --
@@ -406,8 +404,10 @@ class Renderer:
             if not 0 <= offset.start <= offset.end <= num_ws:
                 raise StylescopeError(f'direction layers [{offset.start}, {offset.end}) are out of range: '
                                       f'this network has ws rows 0 to {num_ws - 1}')
-        if request.noise.maps is not None:
-            request.noise.maps.check(self.G)
+        maps = request.noise.maps
+        if maps is not None and maps.digest not in self._fitting_maps:
+            maps.check(self.G)
+            self._fitting_maps.add(maps.digest)
 
     @torch.no_grad()
     def ws_for_request(self, request):

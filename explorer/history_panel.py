@@ -4,7 +4,7 @@ from PyQt6.QtCore import QSize, pyqtSignal
 from PyQt6.QtWidgets import (QHBoxLayout, QInputDialog, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton,
                              QVBoxLayout, QWidget)
 
-from explorer.widgets import icon_from_array
+from explorer.widgets import icon_from_array, thumbnail
 
 THUMB = 72
 
@@ -96,9 +96,7 @@ class HistoryPanel(QWidget):
         if result is None or result.request.replace(preview=False) != state.request():
             self.status.emit('wait for the picture to finish rendering, then add the favourite')
             return None
-        thumb = result.image
-        step = max(1, thumb.shape[0] // 96)
-        fav = self.model.add_favourite(result.ws, thumb[::step, ::step].copy(), name=name, state=state)
+        fav = self.model.add_favourite(result.ws, thumbnail(result.image), name=name, state=state)
         self.status.emit(f'added {fav.name}')
         self.strip.scrollToBottom()
         return fav

@@ -60,7 +60,7 @@ class ImageView(QWidget):
         self._array = self._image = self._logical = None
         self._tag = None
         if placeholder is not None:
-            self.placeholder = placeholder
+            self.set_placeholder(placeholder)
         self.update()
 
     def current_array(self):

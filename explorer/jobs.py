@@ -21,7 +21,7 @@ from core.errors import Cancelled, StylescopeError
 from core.images import save_png
 from core.latent import class_vector, load_ws_file
 from core.model_io import layer_groups
-from core.noise import noise_layers
+from core.noise import NoiseMaps, noise_layers
 from core.render import Latent, Renderer
 from core.video import (VideoOptions, check_output, export_video, interpolation_requests, sweep_requests)
 
@@ -85,11 +85,17 @@ def _companion_directions(net):
     if path is None:
         return None, []
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always')
-            dset = core_directions.open_directions(path, net.G)
+        return _open_directions(path, net.G)
     except StylescopeError as e:
         return None, [f'the direction file beside the network was not loaded: {e}']
+
+
+def _open_directions(path, G):
+    """core.directions.open_directions, its warnings (another model's file...) collected as
+    sentences: (DirectionSet, [warning sentences])."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        dset = core_directions.open_directions(path, G)
     return dset, [str(w.message) for w in caught]
 
 
@@ -112,10 +118,7 @@ def sefa(ctx, start=0, end=None, n_components=20, unit_samples=core_directions.U
 
 def import_directions(ctx, path):
     """-> (DirectionSet, [warning sentences])."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always')
-        dset = core_directions.open_directions(path, ctx.G)
-    return dset, [str(w.message) for w in caught]
+    return _open_directions(path, ctx.G)
 
 
 def export_directions(ctx, dset, path, fmt='stylescope', index=0):
@@ -179,17 +182,16 @@ def save_ws(ctx, request, path):
 
 def load_ws(ctx, path):
     """A saved w file -> dict(ws: float32 [n, num_ws, w_dim], noise: the noise maps of a single
-    projected w, {layer: float32 [res, res]} or None, notes: sentences for the user). The maps are
-    the file `project` wrote beside its projected_w.npz (named in its meta), so the w is drawn as
-    its proj.png; maps that do not fit the network are left out with a note."""
+    projected w, a NoiseMaps or None, notes: sentences for the user). The maps are the file
+    `project` wrote beside its projected_w.npz (named in its meta), so the w is drawn as its
+    proj.png; maps that do not fit the network, or a damaged map file, are left out with a note."""
     G = ctx.G
     ws = load_ws_file(path, G.num_ws, G.w_dim)
     noise_file = core_projection.companion_noise_file(path) if len(ws) == 1 else None
     noise, notes = None, []
     if noise_file is not None:
         try:
-            maps = core_projection.load_noise_maps(noise_file, G)
-            noise = {name: np.array(m) for name, m in maps.arrays().items()}
+            noise = core_projection.load_noise_maps(noise_file, G)
         except StylescopeError as e:
             notes.append(f'the w was loaded without its noise maps: {e}')
     return dict(ws=ws, noise=noise, notes=notes)
@@ -230,13 +232,14 @@ def project(ctx, path, landmarks=None, space='w', num_steps=PROJECTION_DEFAULTS.
 
     The target is the photo aligned by `landmarks` ([4, 2] pixel points, core.align's order) or
     centre-cropped (None), at the network's resolution and channels. Partial results are dicts
-    (image: the best step's uint8 HWC so far, step, total, stage, best_loss, loss: the loss in
-    words, has_D), at most one per `preview_interval` seconds. Cancelling ends after the current step and
-    returns the best step so far (stopped=True), not an error. Returns plain values: ws float32
-    [num_ws, w_dim], noise (the best step's optimised noise maps, {'b16.conv0': float32 [16, 16],
-    ...}), image (the best step's: ws drawn with those maps), target (uint8 HWC), loss
-    (Projector.describe_loss), has_D, steps_done, total_steps, best_step (-1: stopped before any
-    step), best_loss, stopped, seconds, alignment (core.align's info), notes (sentences for the user)."""
+    (image: the best step's uint8 HWC so far, the start image until a step scores; step, total,
+    stage, best_loss, loss: the loss in words, has_D), at most one per `preview_interval` seconds.
+    Cancelling ends after the current step and returns the best step so far (stopped=True), not an
+    error. Returns: ws float32 [num_ws, w_dim], noise (the best step's optimised noise maps as a
+    NoiseMaps, made here, not in the GUI thread: it copies, hashes and checks up to 11 MiB), image
+    (the best step's: ws drawn with those maps), target (uint8 HWC), loss (Projector.describe_loss),
+    has_D, steps_done, total_steps, best_step (-1: stopped before any step), best_loss, stopped,
+    seconds, alignment (core.align's info), notes (sentences for the user)."""
     G = ctx.G
     target, alignment = prepare_target(path, G.img_resolution, G.img_channels, landmarks)
     options = core_projection.ProjectionOptions(num_steps=int(num_steps), space=space, seed=int(seed),
@@ -246,22 +249,20 @@ def project(ctx, path, landmarks=None, space='w', num_steps=PROJECTION_DEFAULTS.
     stats = _w_stats(ctx, c, class_idx, options.w_avg_samples)
     projector = core_projection.Projector(G, target, D=D, options=options, c=c, stats=stats)
     loss = projector.describe_loss()
-    best, sent = None, -math.inf
+    sent = -math.inf
     try:
         ctx.progress(0, projector.total_steps)
         for snap in projector.steps(cancel=ctx.cancel):
-            if snap.loss <= snap.best_loss:  # this step is the new best
-                best = snap.image
             now = time.perf_counter()
             if now - sent >= preview_interval:
-                ctx.partial(dict(image=best, step=snap.step + 1, total=snap.total, stage=snap.stage,
+                ctx.partial(dict(image=snap.best_image, step=snap.step + 1, total=snap.total, stage=snap.stage,
                                  best_loss=snap.best_loss, loss=loss, has_D=D is not None))
                 sent = now
             ctx.progress(snap.step + 1, snap.total)
     except Cancelled:
         pass  # Stop: the best step so far is the result
     result = projector.result()
-    return dict(ws=result.ws[0], noise=result.noise, image=result.image, target=target, loss=loss,
+    return dict(ws=result.ws[0], noise=NoiseMaps(result.noise), image=result.image, target=target, loss=loss,
                 has_D=D is not None, steps_done=result.steps_done, total_steps=result.total_steps,
                 best_step=result.best_step, best_loss=result.loss, stopped=result.stopped, seconds=result.seconds,
                 alignment=alignment, notes=notes)

@@ -23,15 +23,14 @@ from core.align import LANDMARK_ORDER, align_face, center_crop, ffhq_quad, load_
 from core.errors import StylescopeError
 from explorer.image_view import ImageView
 from explorer.jobs import PROJECTION_DEFAULTS
-from explorer.widgets import JobBar
+from explorer.latent_panel import MAX_SEED
+from explorer.widgets import JobBar, thumbnail
 
 PHOTO_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.webp', '.bmp')
 PHOTO_FILTER = 'Photos (*.png *.jpg *.jpeg *.webp *.bmp);;All files (*)'
 DISPLAY_MAX = 2048  # a larger photo is shown shrunk (clicks still map to its full-size pixels)
 POINT_COLOURS = ('#00b0ff', '#00e676', '#ffab00', '#ff4081')  # one per landmark, in LANDMARK_ORDER
 VIEW_SIZE = 256
-THUMB_TARGET = 96  # favourite thumbnails are about this size, as the favourites panel makes them
-MAX_SEED = 2 ** 31 - 1
 
 
 class PhotoView(ImageView):
@@ -120,12 +119,6 @@ def _caption(lines=2):
     label.setMinimumHeight(label.fontMetrics().lineSpacing() * lines + 4)
     label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
     return label
-
-
-def thumbnail(image):
-    """Every n-th pixel down to about THUMB_TARGET (as the favourites panel makes thumbnails)."""
-    step = max(1, image.shape[0] // THUMB_TARGET)
-    return image[::step, ::step].copy()
 
 
 class ProjectionDialog(QDialog):
@@ -394,8 +387,9 @@ class ProjectionDialog(QDialog):
 
     def _preview(self, value):
         self.previews += 1
-        res = value['image'].shape[0]
-        self.result_view.set_image(value['image'], (res, res))
+        if value.get('image') is not None:  # a preview without an image updates only the words
+            res = value['image'].shape[0]
+            self.result_view.set_image(value['image'], (res, res))
         self.result_caption.setText(f"{value['stage'].upper()}, step {value['step']} of {value['total']}: best loss "
                                     f"{value['best_loss']:.4f}")
         self._show_loss(value['loss'], value.get('has_D'))

@@ -88,10 +88,10 @@ class EditState:
     (a loaded, pasted or projected latent), used as it is (psi does not reach it); `w_label` says
     where it came from. noise_maps: the noise maps that belong to `w` (a projection optimises them
     with it: a NoiseMaps, or None), drawn instead of the network's own noise wherever `noise`
-    draws noise; `noise`'s mode and strengths still apply. A new latent (another seed or w) drops
-    them (see `replace`). directions: a DirectionSet (or None) and `alphas`, one slider value per
-    direction, in its unit. mixing: MixSources (their rows only: the noise stays the base
-    latent's); a ws row taken by a later source wins."""
+    draws noise; `noise`'s mode and strengths still apply. A new latent (another w, or the seed
+    when no w is left) drops them (see `replace`). directions: a DirectionSet (or None) and
+    `alphas`, one slider value per direction, in its unit. mixing: MixSources (their rows only: the
+    noise stays the base latent's); a ws row taken by a later source wins."""
     seed: int = 0
     w: FrozenArray = None
     w_label: str = ''
@@ -107,8 +107,7 @@ class EditState:
     def __post_init__(self):
         if self.w is not None:
             object.__setattr__(self, 'w', FrozenArray(self.w))
-        maps = None if self.noise_maps is None else NoiseMaps(self.noise_maps)
-        object.__setattr__(self, 'noise_maps', maps or None)
+        object.__setattr__(self, 'noise_maps', NoiseMaps.of(self.noise_maps))
         if self.noise_maps is not None and self.w is None:
             raise ValueError('noise maps belong to an explicit w: give the w they were projected with')
         object.__setattr__(self, 'psi', float(self.psi))
@@ -120,19 +119,20 @@ class EditState:
         object.__setattr__(self, 'mixing', tuple(self.mixing))
 
     def replace(self, **changes):
-        """A copy with `changes`. Another latent (a seed or w that differs from this one) drops the
-        noise maps unless `changes` gives new ones: the maps were optimised for this w only."""
+        """A copy with `changes`. Another latent (a w that differs from this one, or no w any more)
+        drops the noise maps unless `changes` gives new ones: the maps were optimised for this w only.
+        A seed changed under an unchanged w is not another latent (the w is what is drawn)."""
         if 'noise_maps' not in changes and self.noise_maps is not None and self._new_latent(changes):
             changes['noise_maps'] = None
         return dataclasses.replace(self, **changes)
 
     def _new_latent(self, changes):
-        if 'seed' in changes and changes['seed'] != self.seed:
-            return True
-        if 'w' in changes:
-            w = changes['w']
-            return w is None or FrozenArray(w) != self.w
-        return False
+        """Does the picture's latent change? It is the w when there is one (a seed change under it
+        changes nothing), else the seed."""
+        w = changes.get('w', self.w)
+        if w is None:
+            return self.w is not None or changes.get('seed', self.seed) != self.seed
+        return self.w is None or FrozenArray(w) != self.w
 
     # -- what it renders
     def request(self, preview=False, original=False, preview_resolution=128, output_size=None, preview_always=False):
@@ -219,10 +219,9 @@ class EditState:
             warnings.append(f'the latent w has shape {list(state.w.shape)} but this network wants '
                             f'[{num_ws}, {w_dim}]: showing seed {state.seed} instead')
             state = state.replace(w=None, w_label='')
-        problem = None if state.noise_maps is None or noise_layers is None else state.noise_maps.misfit(noise_layers)
+        state, problem = _without_unfit_maps(state, noise_layers)
         if problem is not None:
             warnings.append(f"{state.latent_label} is drawn with the network's own noise: {problem}")
-            state = state.replace(noise_maps=None)
         if c_dim > 0 and (state.class_idx is None or not 0 <= state.class_idx < c_dim):
             state = state.replace(class_idx=0)
         if c_dim == 0 and state.class_idx is not None:
@@ -466,7 +465,8 @@ class EditorModel:
         both the picture and a favourite is stored once. They are float32, so a reloaded session
         draws the same pixels, and they are large: a 1024 model's maps are 2.8 M floats, 11 MiB,
         about 15 MB of base64 in the file per projected latent (a 256 model: 1 MB; 64 px: 60 kB).
-        Without maps the file is as before (no `noise_maps` key), and older sessions load as they are."""
+        Without maps the session has no `noise_maps` table and each state's `noise_maps` is None;
+        older sessions, whose states have no `noise_maps` key, load as they are."""
         info = self.network or {}
         maps = {}
         d = dict(format=SESSION_FORMAT, version=SESSION_VERSION,
@@ -494,17 +494,27 @@ class EditorModel:
             warnings.append(f"{where} was saved with another model (fingerprint {saved_for}, this one is "
                             f"{info['fingerprint']}): seeds, favourites and directions may look different")
         table = session.get('noise_maps')
+        table = dict(table) if isinstance(table, dict) else table  # our copy: decoded sets are kept in it
         state = EditState.from_dict(session['state'], table)
         favourites = [Favourite.from_dict(f, table) for f in session.get('favourites', ())]
         if self.network is not None:
             state, more = state.fitted_to(info['num_ws'], info['w_dim'], info['c_dim'], info.get('noise_layers'))
             warnings += more
-            favourites = [dataclasses.replace(f, state=_without_unfit_maps(f.state, info.get('noise_layers')))
-                          for f in favourites]
             kept = [f for f in favourites if f.ws.shape == (info['num_ws'], info['w_dim'])]
             if len(kept) < len(favourites):
                 warnings.append(f'{len(favourites) - len(kept)} favourites do not fit this network and were left out')
-            favourites = kept
+            favourites, unfit = [], []
+            for f in kept:
+                fitted, problem = _without_unfit_maps(f.state, info.get('noise_layers'))
+                favourites.append(dataclasses.replace(f, state=fitted))
+                if problem is not None:
+                    unfit.append(f"'{f.name}'")
+            if len(unfit) == 1:
+                warnings.append(f"the favourite {unfit[0]} is drawn with the network's own noise: its noise maps "
+                                'do not fit this network')
+            elif unfit:
+                warnings.append(f"the favourites {', '.join(unfit)} are drawn with the network's own noise: their "
+                                'noise maps do not fit this network')
         self.set_state(state)
         self.favourites = favourites
         self.events.favourites.emit(self.favourites)
@@ -560,10 +570,10 @@ def directions_from_dict(d):
 
 
 def _without_unfit_maps(state, noise_layers):
-    """`state`, less noise maps that do not fit a network of these noise layers (None: unchecked)."""
-    if state.noise_maps is None or noise_layers is None or state.noise_maps.misfit(noise_layers) is None:
-        return state
-    return state.replace(noise_maps=None)
+    """(`state` less noise maps that do not fit a network of these noise layers (None: unchecked),
+    the sentence saying why they do not fit or None)."""
+    problem = None if state.noise_maps is None or noise_layers is None else state.noise_maps.misfit(noise_layers)
+    return (state if problem is None else state.replace(noise_maps=None)), problem
 
 
 def _maps_to_json(maps, table):
@@ -578,12 +588,19 @@ def _maps_to_json(maps, table):
 
 
 def _maps_from_json(value, table):
+    """The NoiseMaps of _maps_to_json's value (None: none). A set named by digest is decoded once:
+    its NoiseMaps then replaces the entry in `table` (apply_session passes its own copy of the
+    session's table), so the picture and the favourites that share a set share one NoiseMaps."""
     if value is None:
         return None
     if isinstance(value, str):
-        if not isinstance(table, dict) or not isinstance(table.get(value), dict):
+        entry = table.get(value) if isinstance(table, dict) else None
+        if isinstance(entry, NoiseMaps):
+            return entry
+        if not isinstance(entry, dict):
             raise StylescopeError('the session names noise maps it does not hold: save the session again')
-        value = table[value]
+        table[value] = _maps_from_json(entry, None)
+        return table[value]
     return NoiseMaps({name: decode_array(array) for name, array in value.items()})
 
 

@@ -21,6 +21,15 @@ def blocked(*widgets):
             w.blockSignals(was)
 
 
+THUMB_TARGET = 96  # favourite thumbnails are stored at about this size
+
+
+def thumbnail(image):
+    """A favourite's thumbnail of an HWC image: every n-th pixel, down to about THUMB_TARGET."""
+    step = max(1, image.shape[0] // THUMB_TARGET)
+    return image[::step, ::step].copy()
+
+
 def pixmap_from_array(array, size=None):
     pixmap = QPixmap.fromImage(qimage_from_array(array))
     if size is not None:

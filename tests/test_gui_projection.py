@@ -15,10 +15,13 @@ from core import model_io
 from core.align import prepare_target
 from core.directions import DirectionSet
 from core.errors import Cancelled
-from core.noise import NoiseSpec, layer_resolution
+from core.image_losses import PerceptualLoss
+from core.noise import NoiseMaps, NoiseSpec, layer_resolution
 from core.projection import companion_noise_file, save_noise_maps, save_projected_w
 from core.render import RenderRequest, Renderer
 from explorer import jobs
+from explorer.projection_dialog import ProjectionDialog
+from explorer.state import EditorModel
 from tests.gui_helpers import (assert_shows, drop_file, open_window, reference_renderer, screenshot, settle, wait_job,
                                write_tiny_network)
 
@@ -123,6 +126,9 @@ def assert_result_is_the_picture(window, qtbot, dialog, result, reference, name)
 
 
 def assert_maps_are(maps, expected):
+    """`maps` (a state's) hold exactly `expected`, the job's NoiseMaps (made in the worker, not the GUI thread)."""
+    assert isinstance(expected, NoiseMaps)
+    expected = expected.arrays()
     assert maps is not None and sorted(maps.names()) == sorted(expected) == noise_layers_of_the_tiny_net()
     for name, array in expected.items():
         assert array.dtype == np.float32 and array.shape == (layer_resolution(name),) * 2
@@ -276,7 +282,7 @@ def test_the_projected_noise_maps_belong_to_the_latent(window, qtbot, photo, ref
     out = tmp_path / 'proj'
     out.mkdir()
     save_projected_w(out / 'projected_w.npz', result['ws'][None], dict(noise_file='projected_noise.npz'))
-    save_noise_maps(out / 'projected_noise.npz', result['noise'])
+    save_noise_maps(out / 'projected_noise.npz', result['noise'].arrays())
     assert companion_noise_file(out / 'projected_w.npz') == str(out / 'projected_noise.npz')
     window.latent_panel.step_seed(1)
     wait_job(qtbot, window.latent_panel.load_w_file(str(out / 'projected_w.npz')))
@@ -375,3 +381,44 @@ def test_the_project_job_throttles_previews_stops_with_the_best_step_and_opens_D
     stopped = jobs.project(stopped_ctx, photo, num_steps=50, **FAST)
     assert stopped['stopped'] and stopped['steps_done'] == 3 and 0 <= stopped['best_step'] <= 2
     assert np.isfinite(stopped['best_loss']) and np.isfinite(stopped['ws']).all()
+
+
+def test_a_nan_loss_previews_the_start_image_and_the_dialog_takes_any_preview(net_path, photo, qtbot, monkeypatch):
+    """No step scores below a NaN loss, so the best image is the start image all along: every preview
+    carries it (it used to carry None, and the dialog's slot raised, which aborts the explorer)."""
+    monkeypatch.setattr(PerceptualLoss, '__call__', lambda self, img: (img.sum() * float('nan'), {}))
+    ctx = StandInContext(model_io.open_network(net_path))
+    result = jobs.project(ctx, photo, num_steps=3, preview_interval=0, **FAST)
+    assert len(ctx.partials) == 3 and result['best_step'] == -1
+    for preview in ctx.partials:
+        np.testing.assert_array_equal(preview['image'], result['image'])  # the start image
+    dialog = ProjectionDialog(EditorModel(), client=None)
+    qtbot.addWidget(dialog)
+    dialog._preview(ctx.partials[-1])
+    np.testing.assert_array_equal(dialog.result_view.current_array(), result['image'])
+    dialog._preview(dict(ctx.partials[-1], image=None, step=9))  # words only; the image stays
+    assert dialog.previews == 2 and 'step 9 of 3' in dialog.result_caption.text()
+    np.testing.assert_array_equal(dialog.result_view.current_array(), result['image'])
+
+
+def test_load_ws_keeps_the_w_when_the_noise_file_beside_it_is_damaged(net_path, tmp_path):
+    ctx = StandInContext(model_io.open_network(net_path))
+    G = ctx.G
+    w = np.random.RandomState(0).randn(1, G.num_ws, G.w_dim).astype(np.float32)
+    w_path, noise_path = tmp_path / 'projected_w.npz', tmp_path / 'projected_noise.npz'
+    save_projected_w(w_path, w, dict(noise_file='projected_noise.npz'))
+    maps = {name: np.ones([layer_resolution(name)] * 2, np.float32) for name in noise_layers_of_the_tiny_net()}
+    save_noise_maps(noise_path, maps)
+    loaded = jobs.load_ws(ctx, str(w_path))
+    assert isinstance(loaded['noise'], NoiseMaps) and loaded['noise'] == NoiseMaps(maps) and loaded['notes'] == []
+    for content in (b'', b'PK\x03\x04 not a whole zip'):  # empty (EOFError), damaged zip (BadZipFile)
+        noise_path.write_bytes(content)
+        loaded = jobs.load_ws(ctx, str(w_path))
+        np.testing.assert_array_equal(loaded['ws'], w)
+        assert loaded['noise'] is None and len(loaded['notes']) == 1
+        assert loaded['notes'][0].startswith(f"the w was loaded without its noise maps: '{noise_path}' is not a "
+                                             'readable NumPy file')
+    np.savez(noise_path, **{'b4.conv1': np.full([4, 4], 'a')})  # not numbers
+    loaded = jobs.load_ws(ctx, str(w_path))
+    assert loaded['noise'] is None
+    assert "the noise map of layer 'b4.conv1' is not an array of numbers" in loaded['notes'][0]

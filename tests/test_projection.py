@@ -136,7 +136,21 @@ def test_cancel_stops_and_keeps_the_best_step(net_file):
     assert res.stopped and res.steps_done == 5 and len(seen) == 5
     assert res.loss == min(s.loss for s in seen) and 0 <= res.best_step <= 4
     assert seen[-1].image.shape == (16, 16, 3) and seen[-1].ws.shape == (1, G.num_ws, G.w_dim)
+    np.testing.assert_array_equal(seen[-1].best_image, res.image)  # each step reports the best image so far
     assert list(projector.steps()) == []  # a projector runs once
+
+
+def test_a_nan_loss_reports_the_start_image_as_the_best(net_file, monkeypatch):
+    _, G, D = net_file
+    _, target = _known_w(G, 0)
+    monkeypatch.setattr(PerceptualLoss, '__call__', lambda self, img: (img.sum() * float('nan'), {}))
+    projector = Projector(G, target, D=D, options=ProjectionOptions(num_steps=3, w_avg_samples=200))
+    start = projector.result().image
+    snaps = list(projector.steps())
+    assert len(snaps) == 3 and all(np.isnan(s.loss) for s in snaps)
+    for snap in snaps:  # no step ever scores as the best, so the best image stays the start image
+        np.testing.assert_array_equal(snap.best_image, start)
+    assert projector.result().best_step == -1
 
 
 @pytest.mark.filterwarnings('ignore::DeprecationWarning')
@@ -244,6 +258,16 @@ def test_projected_noise_files_are_checked(net_file, tmp_path, capsys):
     assert 'not a readable .npz of noise maps' in capsys.readouterr().err
     assert run('--seeds', '1', '--projected-noise', str(small)) == 2
     assert '--projected-noise goes with --projected-w' in capsys.readouterr().err
+    # damaged files: one sentence each, no traceback
+    (tmp_path / 'empty.npz').write_bytes(b'')
+    (tmp_path / 'damaged.npz').write_bytes(b'PK\x03\x04 not a whole zip')
+    np.savez(tmp_path / 'words.npz', **{'b4.conv1': np.full([4, 4], 'a')})
+    unreadable = 'is not a readable NumPy file'
+    for name, message in (('empty.npz', unreadable), ('damaged.npz', unreadable),
+                          ('words.npz', "the noise map of layer 'b4.conv1' is not an array of numbers")):
+        assert run('--projected-w', str(w), '--projected-noise', str(tmp_path / name)) == 2, name
+        err = capsys.readouterr().err
+        assert name in err and message in err and err.startswith('error: ') and err.count('\n') == 1, err
 
 
 def test_generate_needs_seeds_or_projected_w(net_file, tmp_path, capsys):

@@ -12,7 +12,8 @@ from core.latent import (add_offsets, as_ws, catmull_rom, lerp, load_ws_file, mi
                          z_from_seed)
 from tiny_nets import tiny_generator as _tiny_generator
 from core.noise import NoiseMaps, NoiseSpec, layer_resolution, noise_layers
-from core.render import FrozenArray, Latent, Mix, Offset, RenderRequest, Renderer, offsets_from_directions, synthesize
+from core.render import (_LRU, FrozenArray, Latent, Mix, Offset, RenderRequest, Renderer, offsets_from_directions,
+                         synthesize)
 
 RES = 64  # blocks 4, 8, 16, 32, 64; num_ws 10: coarse rows 0-3, middle 4-7, fine 8-9
 
@@ -359,6 +360,23 @@ def test_noise_maps_are_frozen_compared_by_content_and_checked(G, tmp_path):
         NoiseSpec(maps={'b16.conv0': np.zeros([16, 8])})
     with pytest.raises(StylescopeError, match='NaN'):
         NoiseSpec(maps={'b16.conv0': np.full([16, 16], np.nan)})
+    with pytest.raises(StylescopeError, match="the noise map of layer 'b16.conv0' is not an array of numbers"):
+        NoiseMaps({'b16.conv0': np.full([16, 16], 'a')})
+    # a network without noise layers: a sentence, not an IndexError
+    assert spec.maps.misfit([]) == ("there is a noise map for layer 'b16.conv0', which this network does not have "
+                                    '(it has no noise layers): use noise maps projected with this network')
+
+
+def test_noise_maps_are_checked_against_the_network_once(G, monkeypatch):
+    checked = []
+    real = NoiseMaps.check
+    monkeypatch.setattr(NoiseMaps, 'check', lambda self, G: checked.append(self.digest) or real(self, G))
+    renderer = Renderer(G)
+    spec = NoiseSpec(maps=noise_maps(G, 2))
+    for psi in (1.0, 0.5):
+        renderer.render(RenderRequest(seed=1, psi=psi, noise=spec))
+    renderer.render(RenderRequest(seed=1, noise=NoiseSpec('random', 3, maps=noise_maps(G, 2))))  # equal maps
+    assert checked == [spec.maps.digest]
 
 
 def test_random_noise_is_reproducible_with_a_seed_and_fresh_without(G):
@@ -402,6 +420,19 @@ def test_cache_memory_is_bounded(G):
         assert 0 < info['block_bytes'] <= info['block_limit']
     renderer.clear_cache()
     assert renderer.cache_info()['block_entries'] == 0
+
+
+def test_a_put_without_room_keeps_the_entry_it_would_replace():
+    lru = _LRU(10, size_of=len)
+    lru.put('kept', b'123456')
+    lru.put('a', b'1234')
+    assert lru.total == 10
+    assert not lru.put('a', b'12345', keep=('kept',))  # 5 + the kept 6 do not fit in 10
+    assert lru.peek('a') == b'1234' and lru.peek('kept') == b'123456' and lru.total == 10
+    assert lru.put('a', b'abcd', keep=('kept', 'a'))  # its own old entry does not count as kept
+    assert lru.peek('a') == b'abcd' and len(lru) == 2 and lru.total == 10
+    assert lru.put('b', b'12345')  # evicts the least recent ('kept') to make room
+    assert lru.peek('kept') is None and lru.total == 9
 
 
 def chain_bytes(G, request):
@@ -498,6 +529,10 @@ def test_bad_latent_input_is_a_clear_error(G, tmp_path):
         load_ws_file(bad, G.num_ws, G.w_dim)
     with pytest.raises(StylescopeError, match='does not exist'):
         load_ws_file(tmp_path / 'missing.npz', G.num_ws, G.w_dim)
+    for name, content in (('empty.npz', b''), ('damaged.npz', b'PK\x03\x04 not a whole zip')):
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(StylescopeError, match=f"'.*{name}' is not a readable NumPy file"):
+            load_ws_file(tmp_path / name, G.num_ws, G.w_dim)
 
 
 def test_load_ws_file_shapes(G, tmp_path):

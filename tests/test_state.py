@@ -218,9 +218,13 @@ def test_noise_maps_belong_to_the_latent():
     assert state.replace(w=state.w.array.copy(), w_label='renamed').noise_maps == state.noise_maps  # the same w
     # another latent drops them
     for changes in (dict(seed=3, w=None, w_label=''), dict(w=None), dict(w=np.zeros([NUM_WS, W_DIM])),
-                    dict(seed=5)):
+                    dict(seed=5, w=None)):
         dropped = state.replace(**changes)
         assert dropped.noise_maps is None and dropped.request().noise.maps is None, changes
+    # ... but a seed changed under the w that is shown is not another latent: the picture stays
+    for changes in (dict(seed=5), dict(seed=5, w=state.w.array.copy())):
+        kept = state.replace(**changes)
+        assert kept.noise_maps == state.noise_maps and kept.request() == state.request(), changes
     assert state.replace(w=np.zeros([NUM_WS, W_DIM]), noise_maps=maps).noise_maps == state.noise_maps
     with pytest.raises(ValueError, match='explicit w'):
         EditState(noise_maps=maps)
@@ -239,7 +243,7 @@ def test_noise_maps_that_do_not_fit_the_network_are_left_out():
     assert fitted == state and warnings == []
     fitted, warnings = state.fitted_to(NUM_WS, W_DIM, 0, LAYERS[:-1])
     assert fitted.noise_maps is None and fitted.w is not None
-    assert warnings == ["w from face.png with its noise maps is drawn with the network's own noise: there is a noise "
+    assert warnings == ["w from face.png is drawn with the network's own noise: there is a noise "
                         "map for layer 'b64.conv1', which this network does not have (its noise layers are b4.conv1 "
                         "to b64.conv0): use noise maps projected with this network"]
     small = EditState(w=state.w, noise_maps=dict(maps, **{'b16.conv0': np.zeros([8, 8], np.float32)}))
@@ -266,13 +270,16 @@ def test_sessions_store_noise_maps_once_and_older_sessions_still_load(tmp_path):
     assert loaded.load_session(path) == []
     assert loaded.state == state and loaded.state.request() == state.request()
     assert [f.state for f in loaded.favourites] == [state, other]
+    assert loaded.favourites[0].state.noise_maps is loaded.state.noise_maps  # a shared set is decoded once
     np.testing.assert_array_equal(loaded.state.noise_maps.get('b32.conv1').array, maps['b32.conv1'])
 
     # a network without one of their layers: loaded without them, with a warning
     narrow = EditorModel()
     narrow.set_network(dict(INFO, noise_layers=LAYERS[:-1]))
     warnings = narrow.load_session(path)
-    assert len(warnings) == 1 and "is drawn with the network's own noise" in warnings[0]
+    assert len(warnings) == 2 and warnings[0].startswith("w from face.png is drawn with the network's own noise")
+    assert warnings[1] == ("the favourites 'projected face', 'other face' are drawn with the network's own noise: "
+                           'their noise maps do not fit this network')
     assert narrow.state.w == state.w and narrow.state.noise_maps is None
     assert [f.state.noise_maps for f in narrow.favourites] == [None, None]
 
