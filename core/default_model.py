@@ -30,10 +30,11 @@ def _random_meta(G):
                 training_set_kwargs=None, random_init=True)
 
 
-def open_default_network(device='cpu'):
-    """LoadedNetwork of the bundled model, or of the random stand-in (meta['random_init'] = True)."""
+def open_default_network(device='cpu', want_D=False):
+    """LoadedNetwork of the bundled model (with its D when want_D: projection's loss uses it), or of
+    the random stand-in (meta['random_init'] = True, no D)."""
     if os.path.exists(DEFAULT_MODEL_PATH):
-        return open_network(DEFAULT_MODEL_PATH, device=device)
+        return open_network(DEFAULT_MODEL_PATH, device=device, want_D=want_D)
     G = random_generator()
     return LoadedNetwork(G=G.to(device), D=None, meta=_random_meta(G))
 
@@ -41,5 +42,5 @@ def open_default_network(device='cpu'):
 def open_network_or_default(path, device='cpu', want_D=False):
     """`--network PATH` when given, else the default network."""
     if path is None:
-        return open_default_network(device)
+        return open_default_network(device, want_D)
     return open_network(path, device=device, want_D=want_D)

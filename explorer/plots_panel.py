@@ -82,8 +82,9 @@ class PlotsPanel(QWidget):
             self.variance_bars.setOpts(x=[], height=[])
             self.variance_curve.setData([], [])
             return
-        x = np.arange(len(values))
-        heights = np.nan_to_num(values)
+        # a mixed set (PCA beside SeFa or labelled directions) shows its PCA rows only, at their places
+        x = np.flatnonzero(~np.isnan(values))
+        heights = values[x]
         self.variance_bars.setOpts(x=x, height=heights, width=0.8)
         self.variance_curve.setData(x, np.cumsum(heights))
         self.variance_plot.enableAutoRange()

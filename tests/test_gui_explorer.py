@@ -185,6 +185,8 @@ def test_compute_import_export_rename_remove(window, qtbot, tmp_path, reference)
     wait_job(qtbot, panel.compute_sefa(layers=(0, 4), n_components=2, unit_samples=500))
     dset = window.model.state.directions
     assert dset.names[4:] == ['SeFa0', 'SeFa1'] and dset.layer_end[4] == 4
+    bars_x = window.plots_panel.variance_bars.opts['x']  # a mixed set plots its PCA rows only
+    assert list(bars_x) == [0, 1, 2, 3] and not np.isnan(window.plots_panel.variance_bars.opts['height']).any()
     panel.rows[0].slider.setValue(1.5)
     panel.rows[5].slider.setValue(-2.0)
     settle(window, qtbot)
