@@ -40,8 +40,8 @@ from core.render import render_ws  # noqa: E402
 HELD_OUT = [f'00004/img{i:08d}.png' for i in range(4800, 4996)]
 
 
-def project(G, D, target, space, steps, w_plus_steps, stats):
-    options = ProjectionOptions(num_steps=steps, space=space, w_plus_steps=w_plus_steps)
+def project(G, D, target, space, steps, w_plus_steps, stats, noise_init):
+    options = ProjectionOptions(num_steps=steps, space=space, w_plus_steps=w_plus_steps, noise_init=noise_init)
     projector = Projector(G, target, D=D, options=options, stats=stats)
     result = projector.run()
     return result, projector.describe_loss()
@@ -66,11 +66,13 @@ def mean(values):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--network', help='network file (default: the bundled / random default network)')
-    p.add_argument('--seeds', default='1-3', help='seeds of the known-w targets (default: 1-3)')
+    p.add_argument('--seeds', default='1-3', help="seeds of the known-w targets (default: 1-3; 'none': skip them)")
     p.add_argument('--steps', type=int, default=1000, help='W steps (default: 1000, as the official projector)')
     p.add_argument('--w-plus-steps', type=int, default=None, help='extra W+ steps (default: half of --steps)')
     p.add_argument('--data', help='dataset zip of real faces (held-out images 00004/img00004800..4995)')
     p.add_argument('--limit', type=int, default=0, help='use N of the held-out images (default: all 196)')
+    p.add_argument('--noise-init', choices=('const', 'random'), default='const',
+                   help="noise maps start as the network's const noise (default) or at random (official)")
     p.add_argument('--device', default='cpu', help='cpu, cuda or auto (default: cpu)')
     p.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch\'s choice)')
     args = p.parse_args()
@@ -84,15 +86,22 @@ def main():
     stats = w_stats(G)
     extra = args.steps // 2 if args.w_plus_steps is None else args.w_plus_steps
 
-    print(f'\nknown w: {args.steps} W steps; W+ = those then {extra} W+ steps')
+    if args.seeds != 'none':
+        known_w(G, D, device, parse_seeds(args.seeds), args.steps, extra, stats, args.noise_init)
+    if args.data:
+        real_faces(G, D, args.data, args.limit, args.steps, extra, stats, args.noise_init)
+
+
+def known_w(G, D, device, seeds, steps, extra, stats, noise_init):
+    print(f'\nknown w: {steps} W steps; W+ = those then {extra} W+ steps; noise maps start {noise_init}')
     print(f"{'seed':>6} {'W psnr':>8} {'(G noise)':>9} {'W+ psnr':>8} {'(G noise)':>9}")
     rows, per100, described = [], [], None
-    for seed in parse_seeds(args.seeds):
+    for seed in seeds:
         ws = ws_from_seeds(G, [seed], device=device)
         target = render_ws(G, ws)[0]
         row = []
         for space in ('w', 'w+'):
-            res, described = project(G, D, target, space, args.steps, extra, stats)
+            res, described = project(G, D, target, space, steps, extra, stats, noise_init)
             own_noise = render_ws(G, torch.from_numpy(res.ws).to(device))[0]
             row += [psnr(res.image, target), psnr(own_noise, target)]
             per100.append(res.seconds / res.steps_done * 100)
@@ -105,19 +114,20 @@ def main():
     print(f'loss: {described}')
     print(f'time per 100 steps: {mean(per100):.2f} s (median {statistics.median(per100):.2f} s) on {device}')
 
-    if args.data:
-        print(f'\nreal faces: held-out images of {args.data}')
-        print(f"{'image':>24} {'W psnr':>8} {'W ssim':>7} {'W+ psnr':>8} {'W+ ssim':>8}")
-        scores = []
-        for name, target in held_out_images(args.data, args.limit, G.img_resolution):
-            row = []
-            for space in ('w', 'w+'):
-                res, _ = project(G, D, target, space, args.steps, extra, stats)
-                row += [psnr(res.image, target), ssim_uint8(res.image, target)]
-            scores.append(row)
-            print(f'{name:>24} {row[0]:>8.2f} {row[1]:>7.4f} {row[2]:>8.2f} {row[3]:>8.4f}', flush=True)
-        m = [mean(c) for c in zip(*scores)]
-        print(f"{'mean of ' + str(len(scores)):>24} {m[0]:>8.2f} {m[1]:>7.4f} {m[2]:>8.2f} {m[3]:>8.4f}")
+
+def real_faces(G, D, data, limit, steps, extra, stats, noise_init):
+    print(f'\nreal faces: held-out images of {data}; noise maps start {noise_init}')
+    print(f"{'image':>24} {'W psnr':>8} {'W ssim':>7} {'W+ psnr':>8} {'W+ ssim':>8}")
+    scores = []
+    for name, target in held_out_images(data, limit, G.img_resolution):
+        row = []
+        for space in ('w', 'w+'):
+            res, _ = project(G, D, target, space, steps, extra, stats, noise_init)
+            row += [psnr(res.image, target), ssim_uint8(res.image, target)]
+        scores.append(row)
+        print(f'{name:>24} {row[0]:>8.2f} {row[1]:>7.4f} {row[2]:>8.2f} {row[3]:>8.4f}', flush=True)
+    m = [mean(c) for c in zip(*scores)]
+    print(f"{'mean of ' + str(len(scores)):>24} {m[0]:>8.2f} {m[1]:>7.4f} {m[2]:>8.2f} {m[3]:>8.4f}")
 
 
 if __name__ == '__main__':

@@ -41,6 +41,9 @@ def add_parser(subparsers, parents=()):
     p.add_argument('--w-plus-steps', type=int, default=None, metavar='N',
                    help='steps of the w+ stage (default: half of --num-steps)')
     p.add_argument('--seed', type=int, default=303, help='random seed of the noise maps and w noise (default: 303)')
+    p.add_argument('--noise-init', choices=('const', 'random'), default='const',
+                   help="noise maps start as the network's const noise (default) or re-drawn at random "
+                        '(the official projector)')
     p.add_argument('--save-video', action='store_true', help='also write proj.mp4 of the optimisation')
     p.add_argument('--landmarks', metavar='X,Y,...', help='align the face as FFHQ was: ' + LANDMARK_HELP +
                    ' (default: centre crop)')
@@ -120,7 +123,8 @@ def run(args):
     from core.video import write_video
 
     options = projection.ProjectionOptions(num_steps=args.num_steps, space=args.space, w_plus_steps=args.w_plus_steps,
-                                           seed=args.seed, loss_weights=parse_loss_weights(args.loss_weights))
+                                           seed=args.seed, loss_weights=parse_loss_weights(args.loss_weights),
+                                           noise_init=args.noise_init)
     device = resolve_device(args.device)
     net = open_network_or_default(args.network, device, want_D=True)
     G = net.G

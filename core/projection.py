@@ -2,7 +2,9 @@
 
 Schedule (stylegan2-ada-pytorch projector.py, shared/reference/editing-methods.md 1.5):
 - w_avg and w_std from 10,000 z of RandomState(123) through G.mapping; the search starts at w_avg;
-- every noise map is re-drawn at random (seeded) and optimised together with w;
+- every noise map is optimised together with w, starting from the network's own const noise
+  (a draw of randn, as the official projector's re-drawn maps are, and the noise a seed's picture
+  was drawn with) or, with noise_init 'random', re-drawn at random (seeded) as the official code;
 - Adam (0.9, 0.999); at t = step / steps the learning rate is
       lr0 * (1/2 - 1/2 cos(pi * min(1, (1 - t) / 0.25))) * min(1, t / 0.05)
   and Gaussian noise of std w_std * 0.05 * max(0, 1 - t / 0.75)^2 is added to w before rendering;
@@ -45,6 +47,7 @@ from core.noise import NoiseMaps, noise_layers
 from core.npz_file import read_arrays
 
 SPACES = ('w', 'w+')
+NOISE_INITS = ('const', 'random')
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class ProjectionOptions:
     w_plus_noise_factor: float = 0.0
     loss_weights: dict = field(default_factory=dict)  # {part: weight}; see core.image_losses
     force_fp32: bool = False              # on CUDA, fp16 high-resolution blocks as the official code
+    noise_init: str = 'const'             # the noise maps start as G's noise_const; 'random': re-drawn
 
     def __post_init__(self):
         if self.space not in SPACES:
@@ -73,6 +77,8 @@ class ProjectionOptions:
             raise StylescopeError(f'--num-steps {self.num_steps} is not allowed: use 1 or more steps')
         if self.w_plus_steps is not None and self.w_plus_steps < 0:
             raise StylescopeError(f'--w-plus-steps {self.w_plus_steps} is negative: use 0 or more steps')
+        if self.noise_init not in NOISE_INITS:
+            raise StylescopeError(f"unknown noise init '{self.noise_init}': use {' or '.join(NOISE_INITS)}")
         if self.w_avg_samples < 1:
             raise StylescopeError(f'w_avg_samples {self.w_avg_samples} is not allowed: use 1 or more')
 
@@ -223,15 +229,20 @@ class Projector:
         self._gen = torch.Generator(device='cpu')
         self._gen.manual_seed(self.options.seed)
         self.noise_names = noise_layers(G)
-        shapes = {name: G.synthesis.get_submodule(name).noise_const.shape for name in self.noise_names}
-        # our own noise maps, initialised at random as the official projector does (G's are untouched)
-        self.noise = {name: self._randn(shape).requires_grad_(True) for name, shape in shapes.items()}
+        self.noise = {name: self._initial_noise(name).requires_grad_(True) for name in self.noise_names}
         self.w = self.w_avg.clone()  # the live w (stage 1: [1, 1, w_dim]; stage 2: [1, num_ws, w_dim])
         with torch.no_grad():
             start_ws = self.w_avg.repeat(1, G.num_ws, 1)
             start_img = self._synthesize(start_ws, self.noise)
         self._best = _Best(math.inf, -1, start_ws, {k: v.detach().clone() for k, v in self.noise.items()},
                            to_uint8(start_img)[0])
+
+    def _initial_noise(self, name):
+        """Our own copy of one layer's starting noise map (G's buffers stay untouched)."""
+        const = self.G.synthesis.get_submodule(name).noise_const
+        if self.options.noise_init == 'random':
+            return self._randn(const.shape)
+        return const.detach().to(self.device, torch.float32).clone()
 
     def _randn(self, shape):
         return torch.randn(tuple(shape), generator=self._gen).to(self.device)

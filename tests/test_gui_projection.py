@@ -3,6 +3,7 @@ is dropped, the landmarks are clicked (or skipped), the projection runs with a l
 becomes a favourite and the picture, which the sliders edit; Stop keeps the best step; a file that
 is not an image is a sentence in the dialog. The `project` job itself is also run on a stand-in
 context: previews are throttled, Stop returns the best step, D is opened once per network."""
+import functools
 import json
 import threading
 
@@ -12,6 +13,7 @@ import pytest
 from PyQt6.QtCore import QPoint, Qt
 
 from core import model_io
+from core import projection as core_projection
 from core.align import prepare_target
 from core.directions import DirectionSet
 from core.errors import Cancelled
@@ -32,6 +34,15 @@ OFFSET = (40, 6)      # ... pasted here on a 176 x 140 canvas (so a centre crop 
 FACE_POINTS = (np.array([[0.375, 0.475], [0.625, 0.475], [0.4, 0.725], [0.6, 0.725]]) * FACE - 0.5
                + np.array(OFFSET))
 FAST = dict(w_avg_samples=300)
+
+
+@pytest.fixture(autouse=True)
+def noise_maps_start_at_random(monkeypatch):
+    """The projections here start their noise maps re-drawn (the official start, not the default
+    const noise), so the maps differ from the network's own noise from the first step and a test
+    can tell which noise a picture was drawn with."""
+    monkeypatch.setattr(core_projection, 'ProjectionOptions',
+                        functools.partial(core_projection.ProjectionOptions, noise_init='random'))
 
 
 @pytest.fixture(scope='module')

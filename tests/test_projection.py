@@ -105,6 +105,22 @@ def test_the_result_image_is_its_ws_drawn_with_its_noise_maps(net_file):
         assert abs(m.mean()) < 1e-4 and abs(m.std() - 1) < 1e-2
 
 
+def test_the_noise_maps_start_as_the_networks_const_noise_or_at_random(net_file):
+    _, G, D = net_file
+    _, target = _known_w(G, 1)
+    const = {name: G.synthesis.get_submodule(name).noise_const for name in noise_layers(G)}
+    start = Projector(G, target, D=D, options=ProjectionOptions(num_steps=1, w_avg_samples=200)).result()
+    for name, buf in const.items():  # the default start: G's own noise, so w_avg looks as generate draws it
+        np.testing.assert_array_equal(start.noise[name], buf.numpy())
+    np.testing.assert_array_equal(start.image, render_ws(G, torch.from_numpy(start.ws))[0])
+    official = Projector(G, target, D=D, options=ProjectionOptions(num_steps=1, w_avg_samples=200,
+                                                                   noise_init='random')).result()
+    for name, buf in const.items():  # as the official projector: re-drawn (seeded)
+        assert official.noise[name].shape == tuple(buf.shape) and not np.allclose(official.noise[name], buf.numpy())
+    with pytest.raises(StylescopeError, match="unknown noise init 'zeros'"):
+        ProjectionOptions(noise_init='zeros')
+
+
 def test_projection_leaves_G_and_D_untouched(net_file):
     _, G, D = net_file
     before = {f'G.{k}': v.clone() for k, v in G.state_dict().items()}
