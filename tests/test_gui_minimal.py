@@ -108,5 +108,8 @@ def test_main_window_in_use_screenshot(window, qtbot):
     window.mixing_panel.add_source(seed=42)
     window.mixing_panel.toggle_group(0, 'fine')
     settle(window, qtbot)
-    qtbot.waitUntil(lambda: len(window.plots_panel.full_curve.getData()[0] or ()) > 0, timeout=5000)  # render times drawn
+    def render_times_drawn():
+        x = window.plots_panel.full_curve.getData()[0]
+        return x is not None and len(x) > 0
+    qtbot.waitUntil(render_times_drawn, timeout=5000)
     screenshot(window, 'main.png')
