@@ -10,7 +10,23 @@ import numpy as np
 import torch
 
 
-class FrozenArray:
+class ContentHashed:
+    """Immutable, compared and hashed by `digest`, a hash of the content that a subclass sets once
+    in __init__ (with object.__setattr__). Two objects are equal when they are of one class and
+    their digests are equal."""
+    __slots__ = ()
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f'{type(self).__name__} is immutable')
+
+    def __eq__(self, other):
+        return type(other) is type(self) and self.digest == other.digest
+
+    def __hash__(self):
+        return hash(self.digest)
+
+
+class FrozenArray(ContentHashed):
     """A read-only float32 copy of an array, compared and hashed by content (see the module docstring)."""
     __slots__ = ('array', 'digest')
 
@@ -25,15 +41,6 @@ class FrozenArray:
             digest = hashlib.blake2b(repr(array.shape).encode() + array.tobytes(), digest_size=16).digest()
         object.__setattr__(self, 'array', array)
         object.__setattr__(self, 'digest', digest)
-
-    def __setattr__(self, name, value):
-        raise AttributeError('FrozenArray is immutable')
-
-    def __eq__(self, other):
-        return isinstance(other, FrozenArray) and self.digest == other.digest
-
-    def __hash__(self):
-        return hash(self.digest)
 
     def __repr__(self):
         return f'FrozenArray(shape={list(self.array.shape)}, digest={self.digest.hex()[:8]})'

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from core.errors import StylescopeError
-from core.frozen import FrozenArray
+from core.frozen import ContentHashed, FrozenArray
 
 NOISE_MODES = ('const', 'random', 'none')
 
@@ -49,7 +49,7 @@ def layer_resolution(name):
     return int(name.split('.', 1)[0][1:])
 
 
-class NoiseMaps:
+class NoiseMaps(ContentHashed):
     """Explicit noise maps of some or all noise layers, {'b16.conv0': [16, 16], ...}: read-only
     float32 copies (FrozenArray), compared and hashed by content, so a NoiseSpec holding them stays
     immutable and cheap to compare. Each map is checked on construction (a finite square 2-D
@@ -87,15 +87,6 @@ class NoiseMaps:
         if maps is not None and not isinstance(maps, NoiseMaps):
             maps = cls(maps)
         return maps if maps else None
-
-    def __setattr__(self, name, value):
-        raise AttributeError('NoiseMaps is immutable')
-
-    def __eq__(self, other):
-        return isinstance(other, NoiseMaps) and self._maps == other._maps
-
-    def __hash__(self):
-        return hash(self.digest)
 
     def __len__(self):
         return len(self._maps)

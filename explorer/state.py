@@ -580,11 +580,15 @@ def _maps_to_json(maps, table):
     """Noise maps for a state's dict: inline {layer: array} (table None), or their digest (hex)
     with the arrays put in `table` once."""
     if table is None:
-        return {name: encode_array(array) for name, array in maps.arrays().items()}
+        return _encode_maps(maps)
     key = maps.digest.hex()
     if key not in table:
-        table[key] = {name: encode_array(array) for name, array in maps.arrays().items()}
+        table[key] = _encode_maps(maps)
     return key
+
+
+def _encode_maps(maps):
+    return {name: encode_array(array) for name, array in maps.arrays().items()}
 
 
 def _maps_from_json(value, table):
