@@ -31,6 +31,7 @@ import torch
 
 from core.atomic import atomic_write
 from core.errors import Cancelled, StylescopeError, is_cancelled
+from core.json_ready import json_ready
 from core.model_io import fingerprint as model_fingerprint
 from core.model_io import layer_groups as _model_layer_groups
 from core.npz_file import read_arrays
@@ -295,16 +296,8 @@ class DirectionSet:
         meta = dict(self.meta, names=self.names, format=FORMAT_NAME, version=FORMAT_VERSION, w_dim=self.w_dim)
         arrays = dict(vectors=self.vectors, scales=self.scales, layer_start=self.layer_start,
                       layer_end=self.layer_end, centers=self.centers,
-                      meta=np.array(json.dumps(meta, default=_json_default)))
+                      meta=np.array(json.dumps(json_ready(meta))))
         atomic_write(path, lambda f: np.savez(f, **arrays))
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f'{type(obj).__name__} is not JSON serialisable')
 
 
 def load(path, G=None, fingerprint=None):

@@ -17,7 +17,6 @@ import os
 import re
 from dataclasses import dataclass
 
-import numpy as np
 import safetensors
 import safetensors.torch
 import torch
@@ -25,6 +24,7 @@ import torch
 from core import safe_pickle
 from core.atomic import atomic_path
 from core.errors import StylescopeError
+from core.json_ready import json_ready
 from core.networks import Discriminator, Generator
 
 FORMAT_NAME = 'stylescope-network'
@@ -121,7 +121,7 @@ def _read_official_pickle(path):
         record = data.get(key)
         parts[key] = _record_parts(record, key, class_name, path) if record is not None else None
     return parts, dict(augment_p=_augment_p(data.get('augment_pipe'), path),
-                       training_set_kwargs=_plain_or_none(data.get('training_set_kwargs')))
+                       training_set_kwargs=_json_ready_or_none(data.get('training_set_kwargs')))
 
 
 def _record_parts(record, key, class_name, path):
@@ -141,7 +141,7 @@ def _record_parts(record, key, class_name, path):
 
 def _kwargs_for(class_name, raw, key, path):
     try:
-        return _generator_kwargs(raw) if class_name == 'Generator' else _plain(raw)
+        return _generator_kwargs(raw) if class_name == 'Generator' else json_ready(raw)
     except (TypeError, ValueError) as e:
         raise safe_pickle.corrupt_error(path, f'{key} constructor arguments: {e}') from None
 
@@ -149,7 +149,7 @@ def _kwargs_for(class_name, raw, key, path):
 def _generator_kwargs(raw):
     """Plain kwargs for our Generator; the stylegan3 repo's StyleGAN2 generator takes the
     synthesis arguments flat, so anything unknown at the top moves into synthesis_kwargs."""
-    kwargs = _plain(raw)
+    kwargs = json_ready(raw)
     flat = {k: kwargs.pop(k) for k in list(kwargs) if k not in _G_ARGS}
     synthesis = dict(kwargs.get('synthesis_kwargs') or {}, **flat)
     for key in _RUNTIME_ONLY_KWARGS:
@@ -255,24 +255,9 @@ def _has_meta_tensors(net):
     return False
 
 
-def _plain(obj):
-    """JSON-ready copy: dicts (EasyDicts included) -> dict, tuples -> lists, numpy -> Python."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    raise ValueError(f'cannot store a {type(obj).__name__} as JSON')
-
-
-def _plain_or_none(obj):
+def _json_ready_or_none(obj):
     try:
-        return _plain(obj) if isinstance(obj, dict) else None
+        return json_ready(obj) if isinstance(obj, dict) else None
     except ValueError:
         return None
 
@@ -294,13 +279,13 @@ def save_network(path, G_ema, D=None, G=None, extra_meta=None) -> None:
         if net is not None:
             _add_tensors(tensors, storages, prefix, net)
     header = {'format': FORMAT_NAME, 'format_version': FORMAT_VERSION,
-              'G_kwargs': json.dumps(_plain(G_ema.init_kwargs)), 'fingerprint': fingerprint(G_ema)}
+              'G_kwargs': json.dumps(json_ready(G_ema.init_kwargs)), 'fingerprint': fingerprint(G_ema)}
     if D is not None:
-        header['D_kwargs'] = json.dumps(_plain(D.init_kwargs))
+        header['D_kwargs'] = json.dumps(json_ready(D.init_kwargs))
     for key, value in (extra_meta or {}).items():
         if key in _RESERVED_META:
             raise ValueError(f'extra_meta may not set the reserved key {key!r}')
-        header[key] = json.dumps(_plain(value))
+        header[key] = json.dumps(json_ready(value))
     try:
         with atomic_path(path) as tmp:
             safetensors.torch.save_file(tensors, tmp, metadata=header)

@@ -24,6 +24,7 @@ import numpy as np
 
 from core.directions import DirectionSet
 from core.errors import StylescopeError
+from core.json_ready import json_ready
 from core.noise import NoiseMaps, NoiseSpec
 from core.render import FrozenArray, Latent, Mix, RenderRequest, offsets_from_directions
 from core.session_file import (SESSION_FORMAT, SESSION_VERSION, decode_array, encode_array,
@@ -542,22 +543,10 @@ def _unique_name(base, taken):
 # ----------------------------------------------------------------------------------------------
 # Encoding arrays, directions, latents
 
-def _plain(obj):
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
 def directions_to_dict(dset):
     return dict(vectors=encode_array(dset.vectors), scales=encode_array(dset.scales),
                 layer_start=[int(v) for v in dset.layer_start], layer_end=[int(v) for v in dset.layer_end],
-                centers=encode_array(dset.centers), names=list(dset.names), meta=_plain(dset.meta))
+                centers=encode_array(dset.centers), names=list(dset.names), meta=json_ready(dset.meta))
 
 
 def directions_from_dict(d):

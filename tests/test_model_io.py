@@ -451,3 +451,20 @@ def test_network_summary(nets):
     assert summary['blocks'][1]['ws'] == (1, 4)
     assert summary['params']['total'] == sum(p.numel() for p in nets['G_ema'].parameters())
     assert summary['params']['mapping'] + summary['params']['synthesis'] == summary['params']['total']
+
+
+def test_json_ready_copies_official_kwargs_and_refuses_objects():
+    from core.json_ready import json_ready
+
+    class EasyDict(dict):
+        pass
+
+    raw = EasyDict(channel_base=np.int64(16384), resample_filter=(1, 3, 3, 1), w_avg=np.zeros(2, np.float32),
+                   mapping_kwargs=EasyDict(num_layers=8), lr=np.float32(0.5), name=None)
+    ready = json_ready(raw)
+    assert type(ready) is dict and type(ready['mapping_kwargs']) is dict
+    assert ready == dict(channel_base=16384, resample_filter=[1, 3, 3, 1], w_avg=[0.0, 0.0],
+                         mapping_kwargs=dict(num_layers=8), lr=0.5, name=None)
+    assert json.loads(json.dumps(ready)) == ready
+    with pytest.raises(ValueError, match='cannot store a object as JSON'):
+        json_ready({'x': object()})
