@@ -26,6 +26,7 @@ COMMANDS = {  # subcommand -> module with run(args) -> exit code
     'dataset': 'train.cli_dataset',
     'metrics': 'train.cli_metrics',
 }
+OWN_PARSERS = ('video', 'directions', 'project', 'train', 'dataset', 'metrics')  # modules with add_parser()
 DEVICES = ('auto', 'cpu', 'cuda', 'mps')
 NETWORK_HELP = ('network file: official .pkl, Stylescope .safetensors or a training run folder '
                 '(default: the bundled model)')
@@ -71,36 +72,6 @@ def _add_info(sub, common):
     p.add_argument('path', metavar='PATH', help='network file or training run folder')
 
 
-def _add_video(sub, common):
-    from core.cli_video import add_parser  # light: its heavy imports wait for run()
-    add_parser(sub, [common])
-
-
-def _add_directions(sub, common):
-    from core.cli_directions import add_parser  # light: its heavy imports wait for run()
-    add_parser(sub, [common])
-
-
-def _add_project(sub, common):
-    from core.cli_project import add_parser  # light: its heavy imports wait for run()
-    add_parser(sub, [common])
-
-
-def _add_train(sub, common):
-    from train.cli_train import add_parser  # light: its heavy imports wait for run()
-    add_parser(sub, [common])
-
-
-def _add_dataset(sub, common):
-    from train.cli_dataset import add_parser  # light: its heavy imports wait for run()
-    add_parser(sub, [common])
-
-
-def _add_metrics(sub, common):
-    from train.cli_metrics import add_parser  # light: its heavy imports wait for run()
-    add_parser(sub, [common])
-
-
 def build_parser():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument('--debug', action='store_true', default=argparse.SUPPRESS,
@@ -108,9 +79,10 @@ def build_parser():
     parser = argparse.ArgumentParser(prog='stylescope', description='StyleGAN2-ADA latent-space explorer.')
     parser.add_argument('--debug', action='store_true', help='show the full traceback on errors')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
-    for add in (_add_explore, _add_generate, _add_convert, _add_info, _add_video, _add_directions, _add_project,
-                _add_train, _add_dataset, _add_metrics):
+    for add in (_add_explore, _add_generate, _add_convert, _add_info):
         add(sub, common)
+    for command in OWN_PARSERS:  # light imports: each module's heavy ones wait for its run()
+        importlib.import_module(COMMANDS[command]).add_parser(sub, [common])
     return parser
 
 
