@@ -7,12 +7,12 @@ import os
 import numpy as np
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (QComboBox, QFileDialog, QFrame, QGridLayout, QHBoxLayout, QInputDialog, QLabel, QMenu,
-                             QPushButton, QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+                             QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 from superqt import QLabeledDoubleSlider, QLabeledRangeSlider
 
 from core.errors import StylescopeError
 from explorer.state import SLIDER_LIMIT
-from explorer.widgets import JobBar, bind_drag, blocked, message, tool_button
+from explorer.widgets import JobBar, bind_drag, blocked, message, push_button, tool_button
 
 IMPORT_FILTER = ('Direction files (*.npz *.npy *.pt *.pth);;Stylescope / GANSpace / projected_w (*.npz);;'
                  'InterfaceGAN boundary (*.npy);;rosinality factor (*.pt *.pth)')
@@ -127,30 +127,23 @@ class DirectionsPanel(QWidget):
         self.components.setRange(1, 512)
         self.components.setValue(20)
         self.components.setToolTip('How many directions PCA or SeFa adds')
-        self.pca_button = QPushButton('Compute PCA')
-        self.pca_button.setToolTip('GANSpace: principal components of W (in the background)')
-        self.pca_button.clicked.connect(lambda: self.compute_pca())
+        self.pca_button = push_button('Compute PCA', lambda: self.compute_pca(),
+                                      tip='GANSpace: principal components of W (in the background)')
         self.sefa_layers = QComboBox()
         self.sefa_layers.setToolTip('Which layers SeFa factorises (and the layer range of its directions)')
-        self.sefa_button = QPushButton('Compute SeFa')
-        self.sefa_button.setToolTip('SeFa: closed-form factorisation of the style weights (in the background)')
-        self.sefa_button.clicked.connect(lambda: self.compute_sefa())
-        self.label_button = QPushButton('Label samples...')
-        self.label_button.setToolTip('Mark random samples as having an attribute or not, then fit a direction '
-                                     '(InterfaceGAN)')
-        self.label_button.clicked.connect(lambda: self.open_labeling())
-        self.import_button = QPushButton('Import...')
-        self.import_button.setToolTip('Stylescope .npz, GANSpace .npz, projected_w.npz, InterfaceGAN .npy, '
-                                      'rosinality factor.pt')
-        self.import_button.clicked.connect(lambda: self.import_file())
-        self.export_button = QPushButton('Export...')
-        self.export_button.setToolTip('All directions as a Stylescope .npz (or GANSpace .npz)')
-        self.export_button.clicked.connect(lambda: self.export_file())
-        self.reset_button = QPushButton('Reset all')
-        self.reset_button.setToolTip('Every slider back to 0 (Ctrl+0)')
-        self.reset_button.clicked.connect(lambda: self.model.set_state(self.model.state.reset_edits()))
-        self.clear_button = QPushButton('Remove all')
-        self.clear_button.clicked.connect(lambda: self.model.update(directions=None, alphas=()))
+        self.sefa_button = push_button('Compute SeFa', lambda: self.compute_sefa(),
+                                       tip='SeFa: closed-form factorisation of the style weights (in the background)')
+        self.label_button = push_button('Label samples...', lambda: self.open_labeling(),
+                                        tip='Mark random samples as having an attribute or not, then fit a direction '
+                                            '(InterfaceGAN)')
+        self.import_button = push_button('Import...', lambda: self.import_file(),
+                                         tip='Stylescope .npz, GANSpace .npz, projected_w.npz, InterfaceGAN .npy, '
+                                             'rosinality factor.pt')
+        self.export_button = push_button('Export...', lambda: self.export_file(),
+                                         tip='All directions as a Stylescope .npz (or GANSpace .npz)')
+        self.reset_button = push_button('Reset all', lambda: self.model.set_state(self.model.state.reset_edits()),
+                                        tip='Every slider back to 0 (Ctrl+0)')
+        self.clear_button = push_button('Remove all', lambda: self.model.update(directions=None, alphas=()))
         grid = QGridLayout()
         grid.addWidget(QLabel('samples'), 0, 0)
         grid.addWidget(self.pca_samples, 0, 1)

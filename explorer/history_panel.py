@@ -1,10 +1,10 @@
 """Favourites and history: undo / redo, the A/B toggle, and a strip of favourites (the current
 state stored with a thumbnail; click one to go back to it; they are saved with the session)."""
 from PyQt6.QtCore import QSize, pyqtSignal
-from PyQt6.QtWidgets import (QHBoxLayout, QInputDialog, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton,
-                             QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QHBoxLayout, QInputDialog, QLabel, QListView, QListWidget, QListWidgetItem, QVBoxLayout,
+                             QWidget)
 
-from explorer.widgets import icon_from_array, thumbnail
+from explorer.widgets import icon_from_array, push_button, thumbnail
 
 THUMB = 72
 
@@ -17,23 +17,14 @@ class HistoryPanel(QWidget):
         self.model = model
         self.client = client
         self.last_full = None  # newest full, edited RenderResult
-        self.undo_button = QPushButton('Undo')
-        self.undo_button.setToolTip('Undo (Ctrl+Z)')
-        self.undo_button.clicked.connect(model.undo)
-        self.redo_button = QPushButton('Redo')
-        self.redo_button.setToolTip('Redo (Ctrl+Shift+Z)')
-        self.redo_button.clicked.connect(model.redo)
-        self.ab_button = QPushButton('A/B')
-        self.ab_button.setCheckable(True)
-        self.ab_button.setToolTip('Show the unedited picture (no sliders, no mixing) while on (B)')
-        self.ab_button.toggled.connect(model.set_show_original)
-        self.add_button = QPushButton('★ Add favourite')
-        self.add_button.setToolTip('Store the current state with a thumbnail (Ctrl+D)')
-        self.add_button.clicked.connect(lambda: self.add_favourite())
-        self.remove_button = QPushButton('Remove')
-        self.remove_button.clicked.connect(lambda: self.remove_selected())
-        self.rename_button = QPushButton('Rename...')
-        self.rename_button.clicked.connect(lambda: self.rename_selected())
+        self.undo_button = push_button('Undo', model.undo, tip='Undo (Ctrl+Z)')
+        self.redo_button = push_button('Redo', model.redo, tip='Redo (Ctrl+Shift+Z)')
+        self.ab_button = push_button('A/B', model.set_show_original, checkable=True,
+                                     tip='Show the unedited picture (no sliders, no mixing) while on (B)')
+        self.add_button = push_button('★ Add favourite', lambda: self.add_favourite(),
+                                      tip='Store the current state with a thumbnail (Ctrl+D)')
+        self.remove_button = push_button('Remove', lambda: self.remove_selected())
+        self.rename_button = push_button('Rename...', lambda: self.rename_selected())
         self.strip = QListWidget()
         self.strip.setViewMode(QListView.ViewMode.IconMode)
         self.strip.setFlow(QListView.Flow.LeftToRight)

@@ -9,9 +9,9 @@ import numpy as np
 from PyQt6.QtCore import QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QPainter
 from PyQt6.QtWidgets import (QComboBox, QDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-                             QListWidgetItem, QPushButton, QVBoxLayout)
+                             QListWidgetItem, QVBoxLayout)
 
-from explorer.widgets import JobBar, message, pixmap_from_array
+from explorer.widgets import JobBar, message, pixmap_from_array, push_button
 
 TILE = 112
 ROWS, COLS = 4, 4
@@ -111,16 +111,11 @@ class LabelingDialog(QDialog):
             item.setCheckState(Qt.CheckState.Unchecked)
             self.orthogonal_list.addItem(item)
         self.counts = QLabel()
-        self.new_button = QPushButton('New samples')
-        self.new_button.setToolTip('Another page of random samples; marks so far are kept')
-        self.new_button.clicked.connect(lambda: self.new_page())
-        self.clear_button = QPushButton('Clear marks')
-        self.clear_button.clicked.connect(self.clear_marks)
-        self.fit_button = QPushButton('Fit direction')
-        self.fit_button.setDefault(True)
-        self.fit_button.clicked.connect(lambda: self.fit())
-        self.close_button = QPushButton('Close')
-        self.close_button.clicked.connect(self.reject)
+        self.new_button = push_button('New samples', lambda: self.new_page(),
+                                      tip='Another page of random samples; marks so far are kept')
+        self.clear_button = push_button('Clear marks', self.clear_marks)
+        self.fit_button = push_button('Fit direction', lambda: self.fit(), default=True)
+        self.close_button = push_button('Close', self.reject)
         self.job_bar = JobBar()
         side = QVBoxLayout()
         side.addWidget(QLabel('Name'))

@@ -5,12 +5,12 @@ or w leaves a projected w's noise maps behind (EditState.replace)."""
 import os
 import random
 
-from PyQt6.QtWidgets import (QApplication, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton,
-                             QSpinBox, QWidget)
+from PyQt6.QtWidgets import (QApplication, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QSpinBox,
+                             QWidget)
 
 from core.errors import StylescopeError
 from explorer.state import latent_from_text, latent_to_text
-from explorer.widgets import blocked, message
+from explorer.widgets import blocked, message, push_button
 
 MAX_SEED = 2 ** 31 - 1  # QSpinBox holds a signed 32-bit int
 W_FILTER = 'Saved w (*.npz *.npy);;All files (*)'
@@ -34,15 +34,9 @@ class LatentPanel(QWidget):
         self.seed_box.setToolTip('Seed: the same number gives the same image as `generate --seeds` and NVIDIA\'s tools')
         self.seed_box.setKeyboardTracking(False)
         self.seed_box.valueChanged.connect(lambda v: self.model.update(seed=int(v), w=None, w_label=''))
-        self.prev_button = QPushButton('◀')
-        self.prev_button.setToolTip('Previous seed (Alt+Left or [)')
-        self.prev_button.clicked.connect(lambda: self.step_seed(-1))
-        self.next_button = QPushButton('▶')
-        self.next_button.setToolTip('Next seed (Alt+Right or ])')
-        self.next_button.clicked.connect(lambda: self.step_seed(1))
-        self.random_button = QPushButton('Random')
-        self.random_button.setToolTip('A random seed (Ctrl+R)')
-        self.random_button.clicked.connect(self.random_seed)
+        self.prev_button = push_button('◀', lambda: self.step_seed(-1), tip='Previous seed (Alt+Left or [)')
+        self.next_button = push_button('▶', lambda: self.step_seed(1), tip='Next seed (Alt+Right or ])')
+        self.random_button = push_button('Random', self.random_seed, tip='A random seed (Ctrl+R)')
         for b in (self.prev_button, self.next_button):
             b.setFixedWidth(34)
         self.class_label = QLabel('Class')
@@ -52,22 +46,17 @@ class LatentPanel(QWidget):
         self.source_label = QLabel()
         self.source_label.setWordWrap(True)
         self.source_label.setStyleSheet('color: #555;')
-        self.copy_button = QPushButton('Copy')
-        self.copy_button.setToolTip('Copy the latent (seed or w) as text (Ctrl+Shift+C)')
-        self.copy_button.clicked.connect(self.copy_latent)
-        self.copy_edited_button = QPushButton('Copy edited w')
-        self.copy_edited_button.setToolTip('Copy the edited ws of the picture as text: pasting it gives this picture '
-                                           'without any sliders')
-        self.copy_edited_button.clicked.connect(lambda: self.copy_latent(edited=True))
-        self.paste_button = QPushButton('Paste')
-        self.paste_button.setToolTip('Use a latent copied as text: a seed, or a w (Ctrl+Shift+V)')
-        self.paste_button.clicked.connect(self.paste_latent)
-        self.load_button = QPushButton('Load w...')
-        self.load_button.setToolTip('Open a saved w: projected_w.npz (key w) or any .npz / .npy of ws')
-        self.load_button.clicked.connect(lambda: self.load_w_file())
-        self.seed_button = QPushButton('Back to seed')
-        self.seed_button.setToolTip('Leave the loaded w and show the seed again')
-        self.seed_button.clicked.connect(lambda: self.model.update(w=None, w_label=''))
+        self.copy_button = push_button('Copy', self.copy_latent,
+                                       tip='Copy the latent (seed or w) as text (Ctrl+Shift+C)')
+        self.copy_edited_button = push_button('Copy edited w', lambda: self.copy_latent(edited=True),
+                                              tip='Copy the edited ws of the picture as text: pasting it gives this '
+                                                  'picture without any sliders')
+        self.paste_button = push_button('Paste', self.paste_latent,
+                                        tip='Use a latent copied as text: a seed, or a w (Ctrl+Shift+V)')
+        self.load_button = push_button('Load w...', lambda: self.load_w_file(),
+                                       tip='Open a saved w: projected_w.npz (key w) or any .npz / .npy of ws')
+        self.seed_button = push_button('Back to seed', lambda: self.model.update(w=None, w_label=''),
+                                       tip='Leave the loaded w and show the seed again')
 
         grid = QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)

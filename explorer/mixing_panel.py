@@ -3,12 +3,12 @@ thumbnail and a row of per-layer checkboxes grouped coarse / middle / fine. A ws
 the source whose box is ticked (one source per row); rows nobody ticks stay with the current
 latent. Group buttons tick or clear a whole group at once."""
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
-                             QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout,
+                             QWidget)
 
 from core.render import Latent
 from explorer.state import MixSource
-from explorer.widgets import blocked, pixmap_from_array, tool_button
+from explorer.widgets import blocked, button_row, pixmap_from_array, push_button, tool_button
 
 THUMB = 48
 GROUP_COLOURS = {'coarse': '#dbe8f6', 'middle': '#e3f2df', 'fine': '#f7e7d7'}
@@ -56,23 +56,17 @@ class MixingPanel(QWidget):
         self.grid = QGridLayout(self.grid_box)
         self.grid.setHorizontalSpacing(2)
         self.grid.setVerticalSpacing(4)
-        self.add_seed_button = QPushButton('+ Seed source')
-        self.add_seed_button.clicked.connect(lambda: self.add_source())
-        self.add_fav_button = QPushButton('+ Favourite source')
-        self.add_fav_button.setToolTip('Add the newest favourite as a source')
-        self.add_fav_button.clicked.connect(lambda: self.add_source(favourite=len(self.model.favourites) - 1))
-        self.clear_button = QPushButton('Clear')
-        self.clear_button.setToolTip('Remove every mixing source')
-        self.clear_button.clicked.connect(lambda: self.model.update(mixing=()))
+        self.add_seed_button = push_button('+ Seed source', lambda: self.add_source())
+        self.add_fav_button = push_button('+ Favourite source',
+                                          lambda: self.add_source(favourite=len(self.model.favourites) - 1),
+                                          tip='Add the newest favourite as a source')
+        self.clear_button = push_button('Clear', lambda: self.model.update(mixing=()), tip='Remove every mixing source')
         self.note = QLabel('Each ticked box takes that ws row from the source; unticked rows stay with the '
                            'current latent. Coarse rows set pose and shape, middle rows features, fine rows colours '
                            'and texture.')
         self.note.setWordWrap(True)
         self.note.setStyleSheet('color: #555;')
-        buttons = QHBoxLayout()
-        for b in (self.add_seed_button, self.add_fav_button, self.clear_button):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
+        buttons = button_row(self.add_seed_button, self.add_fav_button, self.clear_button, stretch_first=False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(buttons)

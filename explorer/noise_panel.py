@@ -1,11 +1,11 @@
 """Noise: the global mode (const / random / none), the noise seed (or new noise every frame),
 and per layer an on/off toggle and a strength multiplier of the learned noise strength."""
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
-                             QSlider, QSpinBox, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QSlider,
+                             QSpinBox, QVBoxLayout, QWidget)
 
 from core.noise import NOISE_MODES, NoiseSpec
-from explorer.widgets import bind_drag, blocked
+from explorer.widgets import bind_drag, blocked, button_row, push_button
 
 STRENGTH_STEPS = 100  # slider units per 1.0
 MAX_STRENGTH = 3.0
@@ -32,10 +32,8 @@ class NoisePanel(QWidget):
         self.fresh_box = QCheckBox('new every frame')
         self.fresh_box.setToolTip('Random mode: draw new noise for every frame (not cached, so slower)')
         self.fresh_box.toggled.connect(lambda on: self._set(seed=None if on else self.seed_box.value()))
-        self.all_on = QPushButton('All on')
-        self.all_on.clicked.connect(lambda: self._set(scales={}))
-        self.all_off = QPushButton('All off')
-        self.all_off.clicked.connect(lambda: self._set(scales={name: 0.0 for name in self.layers}))
+        self.all_on = push_button('All on', lambda: self._set(scales={}))
+        self.all_off = push_button('All off', lambda: self._set(scales={name: 0.0 for name in self.layers}))
         top = QGridLayout()
         top.addWidget(QLabel('Mode'), 0, 0)
         top.addWidget(self.mode_combo, 0, 1)
@@ -44,10 +42,7 @@ class NoisePanel(QWidget):
         seed_row.addWidget(self.seed_box, 1)
         seed_row.addWidget(self.fresh_box)
         top.addLayout(seed_row, 1, 1)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.all_on)
-        buttons.addWidget(self.all_off)
-        buttons.addStretch(1)
+        buttons = button_row(self.all_on, self.all_off, stretch_first=False)
         self.layer_box = QWidget()
         self.layer_grid = QGridLayout(self.layer_box)
         self.layer_grid.setContentsMargins(0, 0, 0, 0)

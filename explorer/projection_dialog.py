@@ -17,14 +17,14 @@ import numpy as np
 from PyQt6.QtCore import QPointF, QRectF, Qt
 from PyQt6.QtGui import QColor, QFont, QPainter, QPen, QPolygonF
 from PyQt6.QtWidgets import (QComboBox, QDialog, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
-                             QPushButton, QSizePolicy, QSpinBox, QVBoxLayout)
+                             QSizePolicy, QSpinBox, QVBoxLayout)
 
 from core.align import LANDMARK_ORDER, align_face, center_crop, ffhq_quad, load_image, to_array
 from core.errors import StylescopeError
 from explorer.image_view import ImageView
 from explorer.jobs import PROJECTION_DEFAULTS
 from explorer.latent_panel import MAX_SEED
-from explorer.widgets import JobBar, thumbnail
+from explorer.widgets import JobBar, button_row, push_button, thumbnail
 
 PHOTO_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.webp', '.bmp')
 PHOTO_FILTER = 'Photos (*.png *.jpg *.jpeg *.webp *.bmp);;All files (*)'
@@ -153,18 +153,12 @@ class ProjectionDialog(QDialog):
         self.photo_view.set_placeholder('Drop a photo here, or click Open photo...')
         self.prompt_label = _caption()
         self.prompt_label.setStyleSheet('')
-        self.open_button = QPushButton('Open photo...')
-        self.open_button.clicked.connect(lambda: self.open_photo())
-        self.clear_button = QPushButton('Clear points')
-        self.clear_button.setToolTip('Start the landmarks again (a right click takes back only the last one)')
-        self.clear_button.clicked.connect(self.clear_points)
-        self.skip_button = QPushButton('Skip (centre crop)')
-        self.skip_button.setToolTip("No landmarks: the largest centred square, as NVIDIA's projector crops")
-        self.skip_button.clicked.connect(self.skip_landmarks)
-        photo_buttons = QHBoxLayout()
-        for b in (self.open_button, self.clear_button, self.skip_button):
-            photo_buttons.addWidget(b)
-        photo_buttons.addStretch(1)
+        self.open_button = push_button('Open photo...', lambda: self.open_photo())
+        self.clear_button = push_button('Clear points', self.clear_points,
+                                        tip='Start the landmarks again (a right click takes back only the last one)')
+        self.skip_button = push_button('Skip (centre crop)', self.skip_landmarks,
+                                       tip="No landmarks: the largest centred square, as NVIDIA's projector crops")
+        photo_buttons = button_row(self.open_button, self.clear_button, self.skip_button, stretch_first=False)
         left = QVBoxLayout()
         left.addWidget(self.photo_view, 1)
         left.addWidget(self.prompt_label)
@@ -211,15 +205,9 @@ class ProjectionDialog(QDialog):
         self.job_bar.cancel_button.setToolTip('End now and keep the best step so far')
         self.message_label = _caption(lines=3)
         self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.project_button = QPushButton('Project')
-        self.project_button.setDefault(True)
-        self.project_button.clicked.connect(lambda: self.project())
-        self.close_button = QPushButton('Close')
-        self.close_button.clicked.connect(self.close)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.project_button)
-        buttons.addWidget(self.close_button)
+        self.project_button = push_button('Project', lambda: self.project(), default=True)
+        self.close_button = push_button('Close', self.close)
+        buttons = button_row(self.project_button, self.close_button)
         right = QVBoxLayout()
         right.addLayout(views, 1)
         right.addLayout(form)

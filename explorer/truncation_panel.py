@@ -1,10 +1,10 @@
 """Truncation: psi from -1 to 2 and the cutoff (ws rows 0..cutoff-1 are truncated; the
 rightmost position means all rows). Edits are added after truncation, so psi never shrinks them."""
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QGridLayout, QLabel, QPushButton, QWidget
+from PyQt6.QtWidgets import QGridLayout, QLabel, QWidget
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
-from explorer.widgets import bind_drag, blocked
+from explorer.widgets import bind_drag, blocked, push_button
 
 
 class TruncationPanel(QWidget):
@@ -25,9 +25,7 @@ class TruncationPanel(QWidget):
         self.cutoff_slider.setToolTip('Truncation cutoff: only ws rows below it are truncated (the maximum = all rows)')
         self.cutoff_slider.valueChanged.connect(self._cutoff_changed)
         bind_drag(self.cutoff_slider, model)
-        self.reset_button = QPushButton('Reset')
-        self.reset_button.setToolTip('psi 1, all rows')
-        self.reset_button.clicked.connect(lambda: self.model.update(psi=1.0, cutoff=None))
+        self.reset_button = push_button('Reset', lambda: self.model.update(psi=1.0, cutoff=None), tip='psi 1, all rows')
         self.cutoff_note = QLabel()
         self.cutoff_note.setStyleSheet('color: #555;')
         grid = QGridLayout(self)

@@ -53,6 +53,33 @@ def tool_button(text, tip, slot=None, checkable=False):
     return button
 
 
+def push_button(text, slot=None, tip=None, default=False, checkable=False):
+    """A QPushButton wired in one call; a checkable one reports `toggled(on)`, any other `clicked`."""
+    button = QPushButton(text)
+    if tip is not None:
+        button.setToolTip(tip)
+    if default:
+        button.setDefault(True)
+    if checkable:
+        button.setCheckable(True)
+    if slot is not None:
+        (button.toggled if checkable else button.clicked).connect(slot)
+    return button
+
+
+def button_row(*widgets, stretch_first=True):
+    """A row of buttons held to one side by a stretch: before them for a dialog's bottom row
+    (right-aligned), after them for a panel's row of actions (left-aligned)."""
+    row = QHBoxLayout()
+    if stretch_first:
+        row.addStretch(1)
+    for widget in widgets:
+        row.addWidget(widget)
+    if not stretch_first:
+        row.addStretch(1)
+    return row
+
+
 def bind_drag(slider, model):
     """While the slider's handle is held, the model is 'dragging' (renders may be previews and
     the changes form one undo step); releasing it ends the gesture."""
@@ -81,8 +108,7 @@ class JobBar(QWidget):
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)
         self.bar.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.cancel_button = QPushButton(cancel_text)
-        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button = push_button(cancel_text, self.cancel)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.label)

@@ -5,11 +5,11 @@ import os
 
 from PyQt6.QtCore import QSize, Qt
 from PyQt6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout,
-                             QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton,
-                             QRadioButton, QSpinBox, QVBoxLayout)
+                             QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QRadioButton,
+                             QSpinBox, QVBoxLayout)
 
 from core.render import Latent
-from explorer.widgets import JobBar, icon_from_array, message
+from explorer.widgets import JobBar, button_row, icon_from_array, message, push_button
 
 VIDEO_FILTER = 'MP4 video (*.mp4);;Animated GIF (*.gif);;Folder of PNG frames (*)'
 
@@ -84,8 +84,7 @@ class VideoDialog(QDialog):
         self.quality_spin.setValue(8)
         self.quality_spin.setToolTip('mp4 quality: 1 = smallest file, 10 = best')
         self.path_edit = QLineEdit(os.path.abspath('stylescope.mp4'))
-        self.browse_button = QPushButton('Browse...')
-        self.browse_button.clicked.connect(self.browse)
+        self.browse_button = push_button('Browse...', self.browse)
         path_row = QHBoxLayout()
         path_row.addWidget(self.path_edit, 1)
         path_row.addWidget(self.browse_button)
@@ -99,15 +98,9 @@ class VideoDialog(QDialog):
         self.job_bar = JobBar()
         self.result_label = QLabel()
         self.result_label.setWordWrap(True)
-        self.export_button = QPushButton('Export')
-        self.export_button.setDefault(True)
-        self.export_button.clicked.connect(lambda: self.export())
-        self.close_button = QPushButton('Close')
-        self.close_button.clicked.connect(self.close)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.export_button)
-        buttons.addWidget(self.close_button)
+        self.export_button = push_button('Export', lambda: self.export(), default=True)
+        self.close_button = push_button('Close', self.close)
+        buttons = button_row(self.export_button, self.close_button)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.keyframes_radio)
