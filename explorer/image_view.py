@@ -36,6 +36,7 @@ class ImageView(QWidget):
         self._tag = None
         self.overlay = ''
         self.placeholder = 'loading...'
+        self.show_pixels = False  # enlarge smoothly (a picture), or as blocks (to inspect single pixels)
         self.setMinimumSize(160, 160)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMouseTracking(False)
@@ -68,6 +69,10 @@ class ImageView(QWidget):
 
     def image_size(self):
         return None if self._array is None else (self._array.shape[1], self._array.shape[0])
+
+    def set_show_pixels(self, on):
+        self.show_pixels = bool(on)
+        self.update()
 
     def set_overlay(self, text):
         self.overlay = text
@@ -136,8 +141,9 @@ class ImageView(QWidget):
             return
         target = self.target_rect()
         device_scale = target.width() * self.devicePixelRatioF() / self._image.width()
-        # crisp pixels when enlarging a full image; smooth when shrinking or stretching a preview
-        smooth = device_scale < 1 or self._image.width() < self._logical[0]
+        # pixels as blocks only when asked and enlarging a full image; a shrunk picture or a stretched
+        # preview is always smooth
+        smooth = not self.show_pixels or device_scale < 1 or self._image.width() < self._logical[0]
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         painter.drawImage(target, self._image, QRectF(0, 0, self._image.width(), self._image.height()))
         if self.overlay:

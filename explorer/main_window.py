@@ -191,6 +191,8 @@ class MainWindow(QMainWindow):
         a['actual'] = A('&1:1', self.image_view.actual_size, ['1'])
         a['zoom_in'] = A('Zoom &in', self.image_view.zoom_in, ['+', '=', 'Ctrl+='])
         a['zoom_out'] = A('Zoom &out', self.image_view.zoom_out, ['-', 'Ctrl+-'])
+        a['pixels'] = A('Show &pixels', self.set_show_pixels, ['P'],
+                        'Enlarge the picture as blocks of single pixels instead of smoothly', checkable=True)
         a['undo'].setEnabled(False)
         a['redo'].setEnabled(False)
 
@@ -215,12 +217,13 @@ class MainWindow(QMainWindow):
         for key in ('prev_seed', 'next_seed', 'random_seed', None, 'load_w', 'favourite'):
             latent_menu.addSeparator() if key is None else latent_menu.addAction(a[key])
         view_menu = menu.addMenu('&View')
-        for key in ('ab', None, 'fit', 'actual', 'zoom_in', 'zoom_out'):
+        for key in ('ab', None, 'fit', 'actual', 'zoom_in', 'zoom_out', 'pixels'):
             view_menu.addSeparator() if key is None else view_menu.addAction(a[key])
         view_menu.addSeparator()
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
         self._refresh_recent_menu()
+        a['pixels'].setChecked(self.settings.value('show_pixels', False, type=bool))
 
         toolbar = QToolBar('Main')
         toolbar.setObjectName('main toolbar')
@@ -380,6 +383,10 @@ class MainWindow(QMainWindow):
         self.banner.setText(text)
         self.banner.setStyleSheet(BANNER_STYLES[kind] + ' font-weight: bold; padding: 8px;')
         self.banner.setVisible(True)
+
+    def set_show_pixels(self, on):
+        self.image_view.set_show_pixels(on)
+        self.settings.setValue('show_pixels', bool(on))
 
     # recent files
     def recent_networks(self):

@@ -113,3 +113,32 @@ def test_main_window_in_use_screenshot(window, qtbot):
         return x is not None and len(x) > 0
     qtbot.waitUntil(render_times_drawn, timeout=5000)
     screenshot(window, 'main.png')
+
+
+def _grey_levels_of_picture(view):
+    """Distinct grey levels of an ImageView as painted, inside the picture's rectangle."""
+    from PyQt6.QtGui import QImage
+    image = view.grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
+    w, h, stride = image.width(), image.height(), image.bytesPerLine()
+    pixels = np.frombuffer(image.constBits().asstring(stride * h), np.uint8).reshape(h, stride)[:, :w]
+    rect = view.target_rect().toAlignedRect().adjusted(2, 2, -2, -2).intersected(view.rect())
+    return len(np.unique(pixels[rect.top():rect.bottom(), rect.left():rect.right()]))
+
+
+def test_show_pixels_enlarges_as_blocks_and_is_remembered(window, qtbot, tmp_path):
+    view = window.image_view
+    checker = np.zeros((8, 8, 3), np.uint8)
+    checker[::2, ::2] = checker[1::2, 1::2] = 255
+    view.set_image(checker)
+    view.set_zoom(20)
+    assert not window.actions['pixels'].isChecked() and not view.show_pixels
+    smooth_levels = _grey_levels_of_picture(view)
+    window.actions['pixels'].trigger()
+    assert view.show_pixels and window.settings.value('show_pixels', type=bool)
+    assert _grey_levels_of_picture(view) == 2 < smooth_levels  # black and white blocks against a blend
+    again = MainWindow(settings=settings(tmp_path))
+    qtbot.addWidget(again)
+    try:
+        assert again.actions['pixels'].isChecked() and again.image_view.show_pixels
+    finally:
+        again.render_client.stop()
