@@ -4,8 +4,8 @@
     python bench/startup.py --runs 5
 
 Each run is a new Python process that starts the explorer as `python main.py` does (main.py's
-environment and allocator setting, explorer.app's thread setting, MainWindow on the default
-network) and exits when the first full frame has been painted. The time is taken by this script
+environment and allocator setting, then explorer.app.open_explorer on the default network) and
+exits when the first full frame has been painted. The time is taken by this script
 around the whole process, so it includes the interpreter, every import, opening the network and
 the first render. The target (issue: first start) is under 10 s on the project's 2-core CPU.
 """
@@ -20,27 +20,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET_S = 10.0
 
 CHILD = r'''
-import os, sys, time
+import os, sys
 os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
 sys.path.insert(0, os.getcwd())
 import main  # noqa: F401  (its environment settings, as `python main.py`)
 from core.allocator import keep_freed_memory
 keep_freed_memory()
-from PyQt6.QtWidgets import QApplication
-from core.device import set_torch_threads
-from explorer.main_window import MainWindow
-set_torch_threads(reserve=1)
-app = QApplication(sys.argv[:1])
-window = MainWindow(None, 'auto')
+from explorer.app import open_explorer
+app, window = open_explorer()
 def painted(_tag):
     result = window.last_result
     if result is not None and not result.preview:
         print('FIRST_FRAME', window.network_info['random_init'], window.network_info['name'], flush=True)
         app.quit()
 window.image_view.shown.connect(painted)
-window.show()
 app.exec()
-window.render_client.stop()
 '''
 
 

@@ -7,8 +7,9 @@ from core.device import set_torch_threads
 from explorer.main_window import MainWindow
 
 
-def run_explorer(network_path=None, device='auto'):
-    """Open the main window on a network (default: the bundled one); returns the exit code."""
+def open_explorer(network_path=None, device='auto'):
+    """(QApplication, shown MainWindow) on a network (default: the bundled one), as `python main.py`
+    starts them; run_explorer then runs the event loop."""
     set_torch_threads(reserve=1)  # one core stays with the GUI thread
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName('Stylescope')
@@ -16,6 +17,12 @@ def run_explorer(network_path=None, device='auto'):
     window = MainWindow(network_path, device)
     app.aboutToQuit.connect(window.render_client.stop)
     window.show()
+    return app, window
+
+
+def run_explorer(network_path=None, device='auto'):
+    """Open the main window and run the event loop; returns the exit code."""
+    app, _window = open_explorer(network_path, device)
     return app.exec()
 
 
