@@ -10,7 +10,9 @@ then released. Printed:
   to the full frame;
 - the lateness of a 10 ms QTimer probe on the GUI thread during the whole drag (max, p95):
   how long the GUI thread was ever kept from its event loop;
-- frames shown and the render times of full frames and previews.
+- frames shown and the render times of full frames and previews;
+- model callbacks per slider tick: how many subscribers of the editing model's events run
+  for one value change (each panel that refreshes is one or more of them).
 The window runs as the app does: torch gets every core but one (core.device.set_torch_threads).
 """
 import argparse
@@ -35,7 +37,7 @@ from PyQt6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
 
 from core.device import set_torch_threads  # noqa: E402
-from core.directions import DirectionSet  # noqa: E402
+from core.direction_set import DirectionSet  # noqa: E402
 from core.model_io import save_network  # noqa: E402
 from core.networks import Generator  # noqa: E402
 
@@ -79,6 +81,32 @@ def wait(app, condition, timeout):
     poll.stop()
     if failed:
         raise TimeoutError('the window did not finish in time')
+
+
+class count_model_callbacks:
+    """Counts the callbacks the editing model's events run (explorer.events.Event.emit) until stop()."""
+
+    def __init__(self):
+        from explorer import events
+        self._event_class = events.Event
+        self._emit = events.Event.emit
+        self.count, self.names = 0, {}
+        counter = self
+
+        def emit(event, *args):
+            for callback in list(event._callbacks):
+                counter.count += 1
+                name = getattr(callback, '__qualname__', repr(callback)).split('.<locals>')[0]
+                counter.names[name] = counter.names.get(name, 0) + 1
+            return counter._emit(event, *args)
+
+        events.Event.emit = emit
+
+    def stop(self):
+        self._event_class.emit = self._emit
+
+    def receivers(self):
+        return ', '.join(sorted(self.names))
 
 
 def idle_lateness(app, seconds=2.0):
@@ -166,6 +194,7 @@ def run_model(app, label, path, seconds):
             gc_pauses.append((time.perf_counter() - gc_start[0]) * 1e3)
 
     gc.callbacks.append(gc_watch)
+    callbacks = count_model_callbacks()
     last_tick[0] = time.perf_counter()
     probe_timer.start()
     slider.sliderPressed.emit()
@@ -180,6 +209,7 @@ def run_model(app, label, path, seconds):
     release_shown = next(t for t, rid in shown if rid >= release_id)
     probe_timer.stop()
     gc.callbacks.remove(gc_watch)
+    callbacks.stop()
 
     latencies = []
     for t_change, rid in changes:
@@ -193,7 +223,8 @@ def run_model(app, label, path, seconds):
                fps=len(drag_frames) / seconds, lat_med=statistics.median(latencies), lat_p95=pct(latencies, 95),
                release=(release_shown - release_time) * 1e3, late_max=max(lateness), late_p95=pct(lateness, 95),
                full_ms=statistics.median(fulls), preview_ms=statistics.median(previews) if previews else float('nan'),
-               first_full=full_first, gc_max=max(gc_pauses, default=0.0))
+               first_full=full_first, gc_max=max(gc_pauses, default=0.0),
+               callbacks=callbacks.count / max(len(changes), 1), receivers=callbacks.receivers())
     win.close()
     client.stop()
     app.processEvents()
@@ -223,12 +254,14 @@ def main():
           f'drag: {args.seconds:g} s at {1000 / MOVE_MS:.0f} moves/s, probe: {PROBE_MS} ms QTimer '
           f'(late with nothing rendering: max {idle_max:.1f} ms, p95 {idle_p95:.1f} ms)')
     head = ('model', 'res', 'frames', 'fps', 'latency med', 'p95', 'release->full', 'probe late max', 'p95',
-            'full ms', 'preview ms', 'gc pause max')
+            'full ms', 'preview ms', 'gc pause max', 'callbacks per tick')
     print(' | '.join(head))
     for r in rows:
         print(f"{r['model']} | {r['resolution']} | {r['frames']} | {r['fps']:.1f} | {r['lat_med']:.0f} ms | "
               f"{r['lat_p95']:.0f} ms | {r['release']:.0f} ms | {r['late_max']:.1f} ms | {r['late_p95']:.1f} ms | "
-              f"{r['full_ms']:.0f} | {r['preview_ms']:.0f} | {r['gc_max']:.1f} ms")
+              f"{r['full_ms']:.0f} | {r['preview_ms']:.0f} | {r['gc_max']:.1f} ms | {r['callbacks']:.1f}")
+    for r in rows:
+        print(f"callbacks run during the drag of {r['model']}: {r['receivers']}")
 
 
 if __name__ == '__main__':

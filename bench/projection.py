@@ -33,7 +33,8 @@ from core.align import center_crop  # noqa: E402
 from core.default_model import open_network_or_default  # noqa: E402
 from core.device import resolve_device  # noqa: E402
 from core.image_losses import psnr, ssim_uint8  # noqa: E402
-from core.latent import parse_seeds, ws_from_seeds  # noqa: E402
+from core.latent import ws_from_seeds  # noqa: E402
+from core.seeds import parse_seeds  # noqa: E402
 from core.projection import ProjectionOptions, Projector, w_stats  # noqa: E402
 from core.render import render_ws  # noqa: E402
 
@@ -97,7 +98,7 @@ def known_w(G, D, device, seeds, steps, extra, stats, noise_init):
     print(f"{'seed':>6} {'W psnr':>8} {'(G noise)':>9} {'W+ psnr':>8} {'(G noise)':>9}")
     rows, per100, described = [], [], None
     for seed in seeds:
-        ws = ws_from_seeds(G, [seed], device=device)
+        ws = ws_from_seeds(G, [seed])
         target = render_ws(G, ws)[0]
         row = []
         for space in ('w', 'w+'):

@@ -31,10 +31,12 @@ keep_freed_memory()  # as main.py does for every command
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from core.directions import PCADirections, layer_groups  # noqa: E402
+from core.directions import PCADirections  # noqa: E402
 from core.networks import Generator  # noqa: E402
-from core.noise import NoiseSpec  # noqa: E402
-from core.render import Offset, Renderer, RenderRequest, synthesize  # noqa: E402
+from core.noise_spec import NoiseSpec  # noqa: E402
+from core.render import Renderer, synthesize  # noqa: E402
+from core.request import Offset, RenderRequest  # noqa: E402
+from core.ws_rows import layer_groups  # noqa: E402
 
 CONFIGS = {  # resolution -> (name, z = w dim, mapping layers, channel_base, channel_max)
     64: ('64 (tiny, smoke test)', 128, 2, 2048, 128),

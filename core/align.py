@@ -128,16 +128,6 @@ def ffhq_quad(points):
     return np.stack([c - x - y, c - x + y, c + x + y, c + x - y])
 
 
-def quad_to_output(quad, size, points):
-    """Where photo points [K, 2] land in the aligned output of `size` pixels (pixel centres)."""
-    quad = np.asarray(quad, dtype=np.float64)
-    origin, ex, ey = quad[0] + 0.5, quad[3] - quad[0], quad[1] - quad[0]
-    d = np.asarray(points, dtype=np.float64) + 0.5 - origin
-    u = d @ ex / (ex @ ex) * size
-    v = d @ ey / (ey @ ey) * size
-    return np.stack([u, v], axis=-1) - 0.5
-
-
 def _sample_square(img, quad, out_size):
     """Resample the square `quad` of `img` to out_size x out_size, mirroring the photo where the
     square leaves it. Shrinks big photos first (box filter) so bicubic sampling does not alias."""

@@ -2,11 +2,18 @@
 
 `atomic_path(path)` yields a temporary name in the same folder; when the block finishes, the
 file is flushed to disk, given the usual permissions and renamed over `path` in one step. If
-the block raises, the temporary file is removed and `path` is untouched.
+the block raises, the temporary file is removed and `path` is untouched. Every writer of the
+project goes through here (`atomic_write` for a file object, `write_json` for JSON), so a write
+that fails (a read-only folder, a name taken by a folder, a full disk) is always the same one
+sentence naming the path and the reason.
 """
 import contextlib
+import json
 import os
+import shutil
 import uuid
+
+from core.errors import StylescopeError
 
 
 def default_file_mode():
@@ -16,23 +23,78 @@ def default_file_mode():
     return 0o666 & ~umask
 
 
-@contextlib.contextmanager
-def atomic_path(path):
+def write_error(path, exc):
+    """The one sentence for an OSError met while writing `path`."""
+    if isinstance(exc, IsADirectoryError) or os.path.isdir(path):
+        why = 'a folder of that name is in the way'
+    else:
+        why = exc.strerror or str(exc)
+    return StylescopeError(f"could not write '{path}' ({why}): choose another place, or make room there")
+
+
+def check_writable(path):
+    """Before long work: raise write_error's sentence now if `path` could not be written later
+    (its folder missing or read-only, or a folder in its place)."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f'.{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp')
+    if os.path.isdir(path):
+        raise write_error(path, IsADirectoryError(path))
+    if not os.path.isdir(folder):
+        raise StylescopeError(f"could not write '{path}' (its folder does not exist): create the folder or choose "
+                              'another place')
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StylescopeError(f"could not write '{path}' (its folder is not writable): choose another place")
+
+
+def _tmp_name(path, suffix=''):
+    """A fresh hidden name next to `path` (same folder, so the final rename is atomic); `suffix`
+    for writers that read the format from the extension (.mp4)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    return os.path.join(folder, f'.{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp{suffix}')
+
+
+@contextlib.contextmanager
+def atomic_path(path, suffix=''):
+    path = os.fspath(path)
+    tmp = _tmp_name(path, suffix)
     try:
         yield tmp
         with open(tmp, 'rb+') as f:
             os.fsync(f.fileno())
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     finally:
         with contextlib.suppress(OSError):
             os.remove(tmp)
+
+
+@contextlib.contextmanager
+def atomic_folder(path):
+    """A temporary folder beside `path` to fill; when the block ends it becomes `path` (an empty
+    folder already there is replaced). If the block raises, the temporary folder is removed."""
+    path = os.fspath(path).rstrip('/\\')
+    tmp = _tmp_name(path)
+    try:
+        os.mkdir(tmp)
+        yield tmp
+        if os.path.isdir(path):
+            os.rmdir(path)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def atomic_write(path, write):
     """Call write(file object) on a temporary binary file, then move it over `path`."""
     with atomic_path(path) as tmp, open(tmp, 'wb') as f:
         write(f)
+
+
+def write_json(path, data, indent=None):
+    """`data` as UTF-8 JSON, atomically."""
+    text = json.dumps(data, indent=indent) + ('\n' if indent else '')
+    atomic_write(path, lambda f: f.write(text.encode('utf-8')))

@@ -2,12 +2,12 @@
 
 Render requests and the explorer's editing states hold latents, direction vectors and noise
 maps as FrozenArrays, so they stay immutable and cheap to compare (a 16-byte digest, computed
-once). Its own file because core.noise and core.render both need it (render imports noise).
+once). It imports no torch (the explorer's state is built from it); a torch tensor given to it
+is copied to the CPU first.
 """
 import hashlib
 
 import numpy as np
-import torch
 
 
 class ContentHashed:
@@ -34,7 +34,7 @@ class FrozenArray(ContentHashed):
         if isinstance(values, FrozenArray):
             array, digest = values.array, values.digest
         else:
-            if isinstance(values, torch.Tensor):
+            if hasattr(values, 'detach'):  # a torch tensor, recognised without importing torch
                 values = values.detach().cpu().numpy()
             array = np.array(values, dtype=np.float32, copy=True)
             array.setflags(write=False)

@@ -1,44 +1,23 @@
-"""Latent spaces: seeds -> z -> w (ws), truncation, class labels.
+"""Latent spaces on the network: z -> w (ws) through G.mapping, class labels, and the ws edits
+(style mixing, direction offsets, interpolation) as tensors.
 
-Seeds map to z exactly as the official generate.py does, so seed 42 here is seed 42 in every
-other StyleGAN tool. ws are [N, num_ws, w_dim]; truncation (psi, cutoff) is applied by
-`G.mapping` toward `G.mapping.w_avg` on ws rows [0, cutoff) (all rows when cutoff is None).
+Seeds become z in core/seeds.py (the official convention, no torch). ws are [N, num_ws, w_dim];
+truncation (psi, cutoff) is applied by `G.mapping` toward `G.mapping.w_avg` on ws rows [0, cutoff)
+(all rows when cutoff is None).
 """
 import os
-import re
 
 import numpy as np
 import torch
 
 from core.errors import StylescopeError
 from core.npz_file import read_arrays
-
-MAX_SEED = 2 ** 32 - 1  # numpy's RandomState accepts 0 .. 2**32 - 1
-_SEED_PART = re.compile(r'^(\d+)(?:-(\d+))?$')
+from core.seeds import z_from_seeds
 
 
-def _bad_seeds(text):
-    return StylescopeError(f"bad seed list '{text}': use numbers and ranges like 0-7,42")
-
-
-def parse_seeds(text):
-    """'0-7,42' -> [0, 1, ..., 7, 42]; ranges are inclusive, order and repeats are kept."""
-    seeds = []
-    for part in str(text).split(','):
-        match = _SEED_PART.match(part.strip())
-        if match is None:
-            raise _bad_seeds(text)
-        first = int(match.group(1))
-        last = int(match.group(2)) if match.group(2) is not None else first
-        if last < first or last > MAX_SEED:
-            raise _bad_seeds(text)
-        seeds.extend(range(first, last + 1))
-    return seeds
-
-
-def z_from_seed(seed, z_dim):
-    """The official seed -> z: float64 numpy array [1, z_dim]."""
-    return np.random.RandomState(seed).randn(1, z_dim)
+def device_of(module):
+    """The device a network (or any module with parameters) lives on."""
+    return next(module.parameters()).device
 
 
 def class_vector(c_dim, class_idx, device='cpu'):
@@ -57,42 +36,34 @@ def class_vector(c_dim, class_idx, device='cpu'):
     return c
 
 
-def _module_device(module):
-    return next(module.parameters()).device
+def class_vectors(c_dim, classes, n, device='cpu'):
+    """Labels [n, c_dim] for n samples: `classes` is one class index for all (or None on an
+    unconditional model: returns None) or one index per sample."""
+    if c_dim == 0:
+        return None
+    if classes is None or isinstance(classes, (int, np.integer)):
+        c = class_vector(c_dim, None if classes is None else int(classes), device)
+        return c.expand(n, -1)
+    classes = [int(k) for k in classes]
+    assert len(classes) == n, f'{len(classes)} classes for {n} samples'
+    return torch.cat([class_vector(c_dim, k, device) for k in classes]) if n else torch.zeros([0, c_dim], device=device)
 
 
 @torch.no_grad()
-def ws_from_seeds(G, seeds, c=None, psi=1.0, cutoff=None, device=None):
-    """Seeds -> truncated ws [len(seeds), num_ws, w_dim] through G.mapping.
-
-    c: one label [1, c_dim] shared by every seed (or None for unconditional models).
-    """
-    device = torch.device(device) if device is not None else _module_device(G)
-    z = np.concatenate([z_from_seed(seed, G.z_dim) for seed in seeds])
-    z = torch.from_numpy(z).to(device=device, dtype=torch.float32)
-    if c is not None:
-        c = c.to(device).expand(len(seeds), -1)
-    ws = G.mapping(z, c, truncation_psi=psi, truncation_cutoff=cutoff)
-    assert ws.shape == (len(seeds), G.num_ws, G.w_dim), f'mapping returned {tuple(ws.shape)}'
+def ws_from_z(G, z, classes=None, psi=1.0, cutoff=None):
+    """z [N, z_dim] (numpy or tensor) -> truncated ws [N, num_ws, w_dim] on G's device through
+    G.mapping (w_avg never updated). classes: see class_vectors."""
+    device = device_of(G)
+    z = torch.as_tensor(np.asarray(z) if not isinstance(z, torch.Tensor) else z).to(device, torch.float32)
+    c = class_vectors(G.c_dim, classes, len(z), device)
+    ws = G.mapping(z, c, truncation_psi=psi, truncation_cutoff=cutoff, skip_w_avg_update=True)
+    assert ws.shape == (len(z), G.num_ws, G.w_dim), f'mapping returned {tuple(ws.shape)}'
     return ws
 
 
-# --- w+ editing: row specs, truncation, mixing, offsets ------------------------------------------
-# ws rows are edited as whole [w_dim] vectors: a row index is a w index (see block_ws_ranges).
-
-def parse_rows(text, num_ws):
-    """'0-3,8' -> (0, 1, 2, 3, 8): ws rows for style mixing; ranges inclusive, as in the
-    official style_mixing.py --styles. Sorted, repeats dropped."""
-    rows = set()
-    for part in str(text).split(','):
-        match = _SEED_PART.match(part.strip())
-        first = int(match.group(1)) if match else -1
-        last = int(match.group(2)) if match and match.group(2) is not None else first
-        if match is None or last < first or last >= num_ws:
-            raise StylescopeError(f"bad ws row list '{text}': use indices and ranges from 0 to {num_ws - 1}, "
-                                  f"like 0-3,8")
-        rows.update(range(first, last + 1))
-    return tuple(sorted(rows))
+def ws_from_seeds(G, seeds, classes=None, psi=1.0, cutoff=None):
+    """Seeds -> truncated ws [len(seeds), num_ws, w_dim] (the official seed -> z -> w)."""
+    return ws_from_z(G, z_from_seeds(list(seeds), G.z_dim), classes, psi, cutoff)
 
 
 def _float_tensor(values):
@@ -142,13 +113,13 @@ def mix_ws(base, sources):
 
 
 def add_offsets(ws, offsets):
-    """Direction edits: offsets is an iterable of (vector [w_dim], amount, start, end); each adds
-    amount * vector to ws rows [start, end). Returns a new tensor (psi does not shrink edits)."""
+    """Direction edits: each core.request.Offset adds amount * vector to ws rows [start, end)
+    (rows past the end of ws are cut). Returns a new tensor (psi does not shrink edits)."""
     ws = ws.clone()
-    for vector, amount, start, end in offsets:
-        if amount != 0 and end > start:
-            vector = _float_tensor(vector).to(ws.device, ws.dtype)
-            ws[:, start:end] += vector * float(amount)
+    for offset in offsets:
+        if offset.amount != 0 and offset.end > offset.start:
+            vector = _float_tensor(offset.vector.array).to(ws.device, ws.dtype)
+            ws[:, offset.start:offset.end] += vector * offset.amount
     return ws
 
 

@@ -43,7 +43,8 @@ from core.atomic import atomic_write
 from core.errors import StylescopeError, is_cancelled
 from core.image_losses import PerceptualLoss
 from core.images import to_uint8
-from core.noise import NoiseMaps, noise_layers
+from core.noise import check_maps, noise_layers
+from core.noise_spec import NoiseMaps
 from core.npz_file import read_arrays
 
 SPACES = ('w', 'w+')
@@ -359,7 +360,7 @@ def load_noise_maps(path, G=None):
     try:
         maps = NoiseMaps(arrays)
         if G is not None:
-            maps.check(G)
+            check_maps(maps, G)
     except StylescopeError as e:
         raise StylescopeError(f"noise map file '{path}' does not fit: {e}") from None
     return maps
@@ -379,10 +380,6 @@ def companion_noise_file(w_path):
         return None
     path = os.path.join(os.path.dirname(w_path), os.path.basename(name))
     return path if os.path.isfile(path) else None
-
-
-def save_json(path, data):
-    atomic_write(path, lambda f: f.write((json.dumps(data, indent=2) + '\n').encode()))
 
 
 def options_dict(options):

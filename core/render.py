@@ -1,30 +1,27 @@
 """Turn latents into pictures: the one place where G.synthesis output becomes uint8 images.
 
 - `render_ws` / `render_seeds`: plain batch rendering for the CLI (as the official generate.py).
-- `RenderRequest` -> `Renderer` -> `RenderResult`: the explorer's cached renderer. A request is an
-  immutable description of one image (latent, class, truncation, style mixing, direction offsets,
-  noise, preview, output size); the renderer caches mapping outputs and the synthesis state at
-  layer boundaries, so an edit recomputes only from the first layer it reaches.
-- `synthesize`: uncached block-by-block synthesis with per-request noise (a `NoiseSpec`).
+- `Renderer`: core.request.RenderRequest -> RenderResult, the explorer's cached renderer. It
+  caches mapping outputs and the synthesis state at layer boundaries, so an edit recomputes only
+  from the first layer it reaches.
+- `synthesize`: uncached block-by-block synthesis with per-request noise (a NoiseSpec).
 """
-import dataclasses
 import hashlib
-import math
-import numbers
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from core.errors import StylescopeError
-from core.frozen import FrozenArray, frozen
 from core.images import to_uint8
-from core.latent import MAX_SEED, add_offsets, as_ws, class_vector, mix_ws, ws_from_seeds, z_from_seed
-from core.noise import NoiseSpec
+from core.latent import add_offsets, as_ws, device_of, mix_ws, ws_from_seeds, ws_from_z
+from core.noise import block_noise_kwargs, check_maps, layer_noise_key, noise_tensors
+from core.noise_spec import NoiseSpec
+from core.request import RenderResult
 
 
 @torch.no_grad()
@@ -32,166 +29,21 @@ def render_ws(G, ws, noise_mode='const', noise_maps=None):
     """ws [N, num_ws, w_dim] -> numpy uint8 [N, H, W, C]. noise_maps: a NoiseMaps that fits G
     (load_noise_maps(path, G) checks it, once for all the images drawn with it), drawn instead of
     those layers' noise (not with noise_mode 'none')."""
-    inputs = None if noise_maps is None else noise_maps.tensors()
+    inputs = None if noise_maps is None else noise_tensors(noise_maps)
     return to_uint8(G.synthesis(ws, noise_mode=noise_mode, noise_inputs=inputs))
 
 
-def render_seeds(G, seeds, c=None, psi=1.0, cutoff=None, noise_mode='const'):
-    """Seeds -> numpy uint8 [len(seeds), H, W, C], as the official generate.py draws them."""
-    return render_ws(G, ws_from_seeds(G, seeds, c, psi, cutoff), noise_mode)
-
-
-# --- immutable render requests --------------------------------------------------------------------
-
-def _check_seed(seed):
-    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
-        raise StylescopeError(f'seed {seed!r} is not allowed: use a whole number from 0 to {MAX_SEED}')
-    return int(seed)
-
-
-@dataclass(frozen=True)
-class Latent:
-    """One latent source: a seed (official seed -> z), an explicit z [z_dim], or an explicit
-    w [w_dim] / ws [num_ws, w_dim] (a saved or projected w, used as it is: no truncation).
-    Give exactly one; arrays are frozen on construction."""
-    seed: int = None
-    z: FrozenArray = None
-    w: FrozenArray = None
-
-    def __post_init__(self):
-        object.__setattr__(self, 'z', frozen(self.z))
-        object.__setattr__(self, 'w', frozen(self.w))
-        given = [name for name in ('seed', 'z', 'w') if getattr(self, name) is not None]
-        if len(given) != 1:
-            raise ValueError(f'a Latent needs exactly one of seed, z, w (got {given or "none"})')
-        if self.seed is not None:
-            object.__setattr__(self, 'seed', _check_seed(self.seed))
-
-    @classmethod
-    def of(cls, value):
-        """An int is a seed; a Latent stays as it is."""
-        return value if isinstance(value, Latent) else cls(seed=value)
-
-
-@dataclass(frozen=True)
-class Mix:
-    """Style mixing: copy ws `rows` from `source` (a Latent or a seed). Seeds are mapped with the
-    request's class, psi and cutoff."""
-    source: Latent
-    rows: tuple
-
-    def __post_init__(self):
-        object.__setattr__(self, 'source', Latent.of(self.source))
-        object.__setattr__(self, 'rows', tuple(sorted({int(r) for r in self.rows})))
-
-
-@dataclass(frozen=True)
-class Offset:
-    """A direction edit already scaled: adds `amount * vector` to ws rows [start, end)."""
-    vector: FrozenArray
-    amount: float
-    start: int
-    end: int
-
-    def __post_init__(self):
-        object.__setattr__(self, 'vector', FrozenArray(self.vector))
-        object.__setattr__(self, 'amount', float(self.amount))
-        object.__setattr__(self, 'start', int(self.start))
-        object.__setattr__(self, 'end', int(self.end))
-
-
-def offsets_from_directions(directions, alphas):
-    """Offsets for slider values `alphas` [K] of a direction set (anything with `vectors [K, w_dim]`,
-    `scales [K]`, `layer_start [K]`, `layer_end [K]`): alpha * scale * vector on [start, end).
-    Zero sliders are left out, so they cost nothing and do not change the cache keys."""
-    offsets = []
-    for k, alpha in enumerate(alphas):
-        if alpha:
-            offsets.append(Offset(np.asarray(directions.vectors[k]), float(alpha) * float(directions.scales[k]),
-                                  int(directions.layer_start[k]), int(directions.layer_end[k])))
-    return tuple(offsets)
-
-
-@dataclass(frozen=True)
-class RenderRequest:
-    """Everything that decides one image; immutable, hashable, cheap to compare.
-
-    Base latent: `w` if given, else `z`, else `seed`. Edit order (DESIGN.md): ws = truncate(mapping(z))
-    (psi, cutoff; explicit w is not truncated); `mixing` replaces whole ws rows; `offsets` add the
-    direction edits. `noise` (a NoiseSpec) says how every noise layer draws its noise, including
-    explicit maps (a projected latent's optimised ones: `noise.maps`). `preview` stops synthesis
-    at the block of `preview_resolution` (see Renderer); `preview_always` keeps it a preview even
-    when every block up to it is cached (for a caller that knows its change reaches the preview,
-    such as a slider dragged back to an earlier value).
-    `output_size` resizes the result (None: as rendered). `request_id` is carried to the result and
-    not compared."""
-    seed: int = 0
-    z: FrozenArray = None
-    w: FrozenArray = None
-    class_idx: int = None
-    psi: float = 1.0
-    cutoff: int = None
-    mixing: tuple = ()
-    offsets: tuple = ()
-    noise: NoiseSpec = NoiseSpec()
-    preview: bool = False
-    preview_resolution: int = 128
-    preview_always: bool = False
-    output_size: int = None
-    request_id: int = field(default=0, compare=False)
-
-    def __post_init__(self):
-        object.__setattr__(self, 'z', frozen(self.z))
-        object.__setattr__(self, 'w', frozen(self.w))
-        if self.w is None and self.z is None:
-            object.__setattr__(self, 'seed', _check_seed(self.seed))
-        object.__setattr__(self, 'psi', float(self.psi))
-        object.__setattr__(self, 'mixing', tuple(m if isinstance(m, Mix) else Mix(*m) for m in self.mixing))
-        object.__setattr__(self, 'offsets', tuple(o if isinstance(o, Offset) else Offset(*o) for o in self.offsets))
-        if not math.isfinite(self.psi):
-            raise StylescopeError(f'truncation psi {self.psi} is not a number: use a value such as 0.7')
-
-    @property
-    def latent(self):
-        if self.w is not None:
-            return Latent(w=self.w)
-        if self.z is not None:
-            return Latent(z=self.z)
-        return Latent(seed=self.seed)
-
-    def replace(self, **changes):
-        return dataclasses.replace(self, **changes)
-
-
-@dataclass(frozen=True, eq=False)
-class RenderResult:
-    """image: HWC uint8; ws: the exact ws [num_ws, w_dim] (float32) the image was drawn from;
-    timings: milliseconds (mapping, synthesis, convert, total); computed_blocks / reused_blocks:
-    block resolutions in which some layer ran now / taken whole from the cache (together: every
-    block rendered); reused_layers: layers of the first computed block whose output came from the
-    cache, so that block ran only its later layers (('b512.conv0',) for an edit from b512's conv1
-    row; ('b512.conv0', 'b512.conv1') from its ToRGB row; () when it ran whole); resolution:
-    rendered size before any resize; preview: synthesis stopped early."""
-    image: np.ndarray
-    request: RenderRequest
-    ws: np.ndarray
-    timings: dict
-    computed_blocks: tuple
-    reused_blocks: tuple
-    resolution: int
-    preview: bool
-    reused_layers: tuple = ()
-
-    @property
-    def request_id(self):
-        return self.request.request_id
+def render_seeds(G, seeds, class_idx=None, psi=1.0, cutoff=None, noise_mode='const'):
+    """Seeds -> numpy uint8 [len(seeds), H, W, C], as the official generate.py draws them
+    (class_idx: one class for every seed, required by a conditional network)."""
+    return render_ws(G, ws_from_seeds(G, seeds, class_idx, psi, cutoff), noise_mode)
 
 
 # --- synthesis, block by block --------------------------------------------------------------------
 
 def _run_block(block, x, img, ws, start, count, noise, force_fp32):
     return block(x, img, ws.narrow(1, start, count), force_fp32=force_fp32,
-                 **noise.block_kwargs(block))
+                 **block_noise_kwargs(noise, block))
 
 
 def _preview_stop(G, resolution):
@@ -317,7 +169,7 @@ class _Synthesis:
 
 
 class Renderer:
-    """RenderRequest -> RenderResult, with two caches:
+    """core.request.RenderRequest -> RenderResult, with two caches:
 
     - mapping: the ws of each (latent, class, psi, cutoff), LRU by count;
     - blocks: the synthesis state at layer boundaries, so an edit recomputes only from the first layer
@@ -353,7 +205,7 @@ class Renderer:
 
     def __init__(self, G, device=None, cache_mb=768, mapping_cache_size=256, force_fp32=False):
         self.G = G
-        g_device = next(G.parameters()).device
+        g_device = device_of(G)
         self.device = torch.device(device) if device is not None else g_device
         if self.device != g_device and not (self.device.type == g_device.type and self.device.index is None):
             raise ValueError(f'Renderer device {self.device} differs from the network device {g_device}')
@@ -378,14 +230,12 @@ class Renderer:
         ws = self._mapping_cache.get(key)
         if ws is None:
             if latent.seed is not None:
-                z = z_from_seed(latent.seed, G.z_dim)
+                ws = ws_from_seeds(G, [latent.seed], class_idx, request.psi, request.cutoff)
             else:
                 z = np.array(latent.z.array, dtype=np.float64).reshape(1, -1)
                 if z.shape[1] != G.z_dim:
                     raise StylescopeError(f'z has {z.shape[1]} values: this network wants z of [{G.z_dim}]')
-            c = class_vector(G.c_dim, class_idx, self.device)
-            ws = G.mapping(torch.from_numpy(z).to(self.device), c, truncation_psi=request.psi,
-                           truncation_cutoff=request.cutoff, skip_w_avg_update=True)
+                ws = ws_from_z(G, z, class_idx, request.psi, request.cutoff)
             self._mapping_cache.put(key, ws)
         return ws
 
@@ -406,7 +256,7 @@ class Renderer:
                                       f'this network has ws rows 0 to {num_ws - 1}')
         maps = request.noise.maps
         if maps is not None and maps.digest not in self._fitting_maps:
-            maps.check(self.G)
+            check_maps(maps, self.G)
             self._fitting_maps.add(maps.digest)
 
     @torch.no_grad()
@@ -418,7 +268,7 @@ class Renderer:
             if request.mixing:
                 ws = mix_ws(ws, [(self._map(mix.source, request), mix.rows) for mix in request.mixing])
             if request.offsets:
-                ws = add_offsets(ws, [(o.vector.array, o.amount, o.start, o.end) for o in request.offsets])
+                ws = add_offsets(ws, request.offsets)
             return ws.clone()
 
     def ws_array(self, request):
@@ -440,7 +290,7 @@ class Renderer:
                 if name == 'torgb':
                     img_key = _digest(img_key or b'stylescope-img', x_key, data)
                 else:
-                    x_key = _digest(x_key, data, repr(noise.layer_key(block, name)).encode())
+                    x_key = _digest(x_key, data, repr(layer_noise_key(noise, block, name)).encode())
                     if name == 'conv0' and block.architecture != 'resnet':
                         x0 = x_key
             keys.append(_BlockKeys(x0, x_key if idx < last else None, img_in, img_key))
@@ -476,7 +326,7 @@ class Renderer:
         keep = set() if keys is None else set(_keys_of(keys, stop))
 
         def kwargs(block):  # each call gets the block's generator at its start, as each part expects
-            return dict(force_fp32=self.force_fp32, **noise.block_kwargs(block))
+            return dict(force_fp32=self.force_fp32, **block_noise_kwargs(noise, block))
 
         for idx in range(first, stop + 1):
             block, (start, count) = self._blocks[idx], self._ranges[idx]
@@ -550,11 +400,6 @@ class Renderer:
                             computed_blocks=done.computed, reused_blocks=done.reused,
                             reused_layers=done.reused_layers, resolution=resolution,
                             preview=done.stop < len(self._blocks) - 1)
-
-    def clear_cache(self):
-        with self._lock:
-            self._mapping_cache.clear()
-            self._block_cache.clear()
 
     def cache_info(self):
         """Entries and bytes held, and block hits / misses so far."""

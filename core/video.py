@@ -18,18 +18,18 @@ the same arguments give the same frames.
 """
 import math
 import os
-import secrets
-import shutil
 from dataclasses import dataclass
 
 import numpy as np
 import PIL.Image
 
+from core.atomic import atomic_folder, atomic_path
 from core.errors import Cancelled, StylescopeError, is_cancelled
 from core.images import make_grid
-from core.latent import catmull_rom, lerp, slerp, z_from_seed
-from core.noise import NoiseSpec
-from core.render import Latent, Offset, RenderRequest
+from core.latent import catmull_rom, lerp, slerp
+from core.noise_spec import NoiseSpec
+from core.request import Latent, RenderRequest, slider_offset
+from core.seeds import z_from_seed
 
 INTERPOLATIONS = ('lerp', 'slerp', 'cubic')
 SPACES = ('z', 'w')
@@ -185,7 +185,7 @@ def sweep_requests(renderer, latents, vector, scale, start, end, amount, options
     vector = np.asarray(vector, dtype=np.float32).reshape(-1)
     frames = []
     for alpha in sweep_alphas(options.n_frames, amount):
-        offset = Offset(vector, float(alpha) * float(scale), start, end)
+        offset = slider_offset(vector, scale, alpha, start, end)
         frames.append([options.request(offsets=(offset,), **_latent_fields(k)) for k in latents])
     return frames
 
@@ -216,13 +216,6 @@ def _rgb(frame):
     if frame.shape[2] != 3:
         raise StylescopeError(f'frames with {frame.shape[2]} channels cannot be written as video: use --format png')
     return np.ascontiguousarray(frame)
-
-
-def _tmp_path(path, suffix=''):
-    """A fresh hidden name next to `path` (same folder, so the final rename is atomic). The file
-    is created by its writer with the usual permissions."""
-    folder = os.path.dirname(os.path.abspath(path)) or '.'
-    return os.path.join(folder, f'.{os.path.basename(path)}.{secrets.token_hex(4)}.tmp{suffix}')
 
 
 def _each(frames, n_frames, progress, cancel):
@@ -292,28 +285,14 @@ def write_video(frames, n_frames, out, fmt=None, fps=30.0, quality=8, progress=N
     fmt = check_output(out, fmt, quality)
     frames = _each(frames, n_frames, progress, cancel)
     if fmt == 'png':
-        tmp = _tmp_path(out.rstrip('/\\'))
-        os.mkdir(tmp)
-        try:
+        with atomic_folder(out) as tmp:
             _write_png_frames(frames, tmp)
-            if os.path.isdir(out):
-                os.rmdir(out)
-            os.replace(tmp, out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return fmt
-    tmp = _tmp_path(out, '.' + fmt)
-    try:
+    with atomic_path(out, suffix='.' + fmt) as tmp:
         if fmt == 'mp4':
             _write_mp4(frames, tmp, fps, quality)
         else:
             _write_gif(frames, tmp, fps)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return fmt
 
 

@@ -4,19 +4,21 @@ lies along it. Above the rows: compute PCA or SeFa in the background (progress, 
 samples to make a direction (InterfaceGAN), import and export direction files."""
 import os
 
-import numpy as np
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (QComboBox, QFileDialog, QFrame, QGridLayout, QHBoxLayout, QInputDialog, QLabel, QMenu,
                              QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 from superqt import QLabeledDoubleSlider, QLabeledRangeSlider
 
 from core.errors import StylescopeError
+from explorer.drag_preview import Gesture
 from explorer.state import SLIDER_LIMIT
 from explorer.widgets import JobBar, bind_drag, blocked, message, push_button, tool_button
 
 IMPORT_FILTER = ('Direction files (*.npz *.npy *.pt *.pth);;Stylescope / GANSpace / projected_w (*.npz);;'
                  'InterfaceGAN boundary (*.npy);;rosinality factor (*.pt *.pth)')
-EXPORT_FORMATS = {'Stylescope directions (*.npz)': 'stylescope', 'GANSpace components (*.npz)': 'ganspace'}
+EXPORT_FORMATS = {'Stylescope directions (*.npz)': 'stylescope', 'GANSpace components (*.npz)': 'ganspace',
+                  'rosinality factor (*.pt)': 'rosinality'}
+EXPORT_SUFFIX = {'stylescope': '.npz', 'ganspace': '.npz', 'rosinality': '.pt'}
 UNITS = {'pca': 'σ', 'sefa': 'σ', 'svm': 'σ'}
 GROUP_KEYS = (('coarse', 'C'), ('middle', 'M'), ('fine', 'F'))
 
@@ -28,7 +30,7 @@ def unit_of(dset):
 class DirectionRow(QFrame):
     """The widgets of one direction; the panel connects them to the model."""
 
-    def __init__(self, panel, k, name, num_ws, groups, unit, tip):
+    def __init__(self, k, name, num_ws, groups, unit, tip):
         super().__init__()
         self.k = k
         self.setFrameShape(QFrame.Shape.StyledPanel)
@@ -107,12 +109,11 @@ class DirectionsPanel(QWidget):
         self.model = model
         self.client = client
         self.rows = []
-        self._shown_set = None
         self._layout_key = None
-        self.last_job = None
         self.labeling_dialog = None
         self._build()
-        model.events.state.connect(lambda new, old: self.refresh())
+        model.events.directions.connect(lambda state: self.refresh())
+        model.events.alphas.connect(lambda state: self.refresh())
         model.events.network.connect(lambda info: self.refresh(force=True))
         client.rendered.connect(self._on_rendered)
 
@@ -193,7 +194,6 @@ class DirectionsPanel(QWidget):
             for row in self.rows:
                 k = row.k
                 row.show(state.alphas[k], int(dset.layer_start[k]), int(dset.layer_end[k]))
-        self._shown_set = dset
         self.reset_button.setEnabled(any(state.alphas))
         self.export_button.setEnabled(dset is not None)
         self.clear_button.setEnabled(dset is not None)
@@ -236,10 +236,10 @@ class DirectionsPanel(QWidget):
             ratio = per.get('explained_variance_ratio')
             if ratio and ratio[k] is not None:
                 tip += f'; explains {100 * ratio[k]:.1f}% of the variance of W'
-            row = DirectionRow(self, k, name, info['num_ws'], info['layer_groups'], unit, tip)
-            row.slider.valueChanged.connect(lambda v, k=k: self.set_alpha(k, v, coalesce=True))
+            row = DirectionRow(k, name, info['num_ws'], info['layer_groups'], unit, tip)
+            row.slider.valueChanged.connect(lambda v, k=k: self.set_alpha(k, v, drag=True))
             bind_drag(row.slider, self.model)
-            row.range_slider.valueChanged.connect(lambda v, k=k: self.set_range(k, v[0], v[-1] + 1, coalesce=True))
+            row.range_slider.valueChanged.connect(lambda v, k=k: self.set_range(k, v[0], v[-1] + 1, drag=True))
             bind_drag(row.range_slider, self.model)
             row.reset_button.clicked.connect(lambda _=False, k=k: self.set_alpha(k, 0.0))
             row.rename_action.triggered.connect(lambda _=False, k=k: self.rename(k))
@@ -261,18 +261,20 @@ class DirectionsPanel(QWidget):
                 row.show_projection(coords[row.k])
 
     # -- edits
-    def set_alpha(self, k, value, coalesce=False):
+    def set_alpha(self, k, value, drag=False):
         state = self.model.state
-        if state.directions is None or k >= len(state.alphas) or state.alphas[k] == float(value):
+        d = state.directions
+        if d is None or k >= len(state.alphas) or state.alphas[k] == float(value):
             return
-        self.model.set_state(state.with_alpha(k, float(value)), coalesce=('alpha', k) if coalesce else None)
+        gesture = Gesture('alpha', k, range(int(d.layer_start[k]), int(d.layer_end[k]))) if drag else None
+        self.model.set_state(state.with_alpha(k, float(value)), gesture)
 
-    def set_range(self, k, start, end, coalesce=False):
+    def set_range(self, k, start, end, drag=False):
         state = self.model.state
         d = state.directions
         if d is None or (int(d.layer_start[k]), int(d.layer_end[k])) == (int(start), int(end)):
             return
-        self.model.set_state(state.with_range(k, start, end), coalesce=('range', k) if coalesce else None)
+        self.model.set_state(state.with_range(k, start, end), Gesture('range', k) if drag else None)
 
     def rename(self, k, name=None):
         state = self.model.state
@@ -300,7 +302,6 @@ class DirectionsPanel(QWidget):
         self.job_bar.attach(job)
         job.failed.connect(lambda text: message(self, what, text))
         job.cancelled.connect(lambda: self.status.emit(f'{what}: cancelled'))
-        self.last_job = job
         return job
 
     def compute_pca(self, n_samples=None, n_components=None):
@@ -349,8 +350,8 @@ class DirectionsPanel(QWidget):
             if not path:
                 return None
             fmt = EXPORT_FORMATS.get(chosen, 'stylescope')
-        if not path.lower().endswith('.npz'):
-            path += '.npz'
+        if not path.lower().endswith(EXPORT_SUFFIX[fmt]):
+            path += EXPORT_SUFFIX[fmt]
         job = self._start('export_directions', 'Export directions', dset=dset, path=path, fmt=fmt)
         job.finished.connect(lambda p: self.status.emit(f'saved {len(dset)} directions to {p}'))
         return job
@@ -374,16 +375,3 @@ class DirectionsPanel(QWidget):
         self.labeling_dialog.direction_made.connect(lambda dset: self.add_directions(dset, 'labelled'))
         self.labeling_dialog.show()
         return self.labeling_dialog
-
-    def orthogonal_choices(self):
-        dset = self.model.state.directions
-        return [] if dset is None else list(dset.names)
-
-    def explained_variance(self):
-        dset = self.model.state.directions
-        if dset is None:
-            return None
-        ratio = dset.meta.get('per_direction', {}).get('explained_variance_ratio')
-        if not ratio:
-            return None
-        return np.array([r if r is not None else np.nan for r in ratio], dtype=float)

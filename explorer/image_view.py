@@ -1,6 +1,7 @@
 """The large image view: fit to the window, 1:1 (one image pixel per screen pixel, also on
-HiDPI screens) or any zoom; nearest-neighbour when zoomed in so pixels stay crisp, smooth when
-scaled down. Drag to pan when the image is larger than the view; the wheel zooms.
+HiDPI screens) or any zoom. The picture is drawn smoothly at every scale, or, enlarged with
+`set_show_pixels(True)` (View > Show pixels), as blocks of single pixels. Drag to pan when the
+image is larger than the view; the wheel zooms.
 
 A preview (an image smaller than the network's resolution) is drawn in the same place and
 size as the full image, so the picture does not jump while a slider is dragged."""
@@ -66,9 +67,6 @@ class ImageView(QWidget):
 
     def current_array(self):
         return self._array
-
-    def image_size(self):
-        return None if self._array is None else (self._array.shape[1], self._array.shape[0])
 
     def set_show_pixels(self, on):
         self.show_pixels = bool(on)

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from core import direction_files
 from core import directions as core_directions
 from core import model_io
 from core import projection as core_projection
@@ -20,9 +21,11 @@ from core.atomic import atomic_write
 from core.errors import Cancelled, StylescopeError
 from core.images import save_png
 from core.latent import class_vector, load_ws_file
-from core.model_io import layer_groups
-from core.noise import NoiseMaps, noise_layers
-from core.render import Latent, Renderer
+from core.noise import noise_layers
+from core.noise_spec import NoiseMaps
+from core.render import Renderer
+from core.request import Latent
+from core.ws_rows import layer_groups
 from core.video import (VideoOptions, check_output, export_video, interpolation_requests, sweep_requests)
 
 DESCRIPTIONS = {
@@ -81,7 +84,7 @@ def open_network(ctx, path=None, device='auto'):
 def _companion_directions(net):
     """(DirectionSet or None, [warning sentences]) of the file beside the network; a broken one
     becomes a warning, never a failed open."""
-    path = core_directions.companion_path(net.meta['source']) if os.path.exists(net.meta['source']) else None
+    path = direction_files.companion_path(net.meta['source']) if os.path.exists(net.meta['source']) else None
     if path is None:
         return None, []
     try:
@@ -95,7 +98,7 @@ def _open_directions(path, G):
     sentences: (DirectionSet, [warning sentences])."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
-        dset = core_directions.open_directions(path, G)
+        dset = direction_files.open_directions(path, G)
     return dset, [str(w.message) for w in caught]
 
 
@@ -122,12 +125,15 @@ def import_directions(ctx, path):
 
 
 def export_directions(ctx, dset, path, fmt='stylescope', index=0):
-    """fmt: 'stylescope' (.npz), 'ganspace' (.npz), 'interfacegan' (.npy, direction `index`)."""
+    """fmt: 'stylescope' (.npz), 'ganspace' (.npz), 'rosinality' (factor .pt), 'interfacegan' (.npy,
+    direction `index`)."""
     path = os.fspath(path)
     if fmt == 'interfacegan':
-        core_directions.export_interfacegan(dset, index, path)
+        direction_files.export_interfacegan(dset, index, path)
     elif fmt == 'ganspace':
-        core_directions.export_ganspace(dset, path)
+        direction_files.export_ganspace(dset, path)
+    elif fmt == 'rosinality':
+        direction_files.export_rosinality(dset, path)
     else:
         dset.save(path)
     return path

@@ -2,15 +2,19 @@
 to mark it as having the attribute (green, +), click again for not having it (red, -), once more
 to skip it (right click marks -). 'New samples' draws another page and keeps the marks. Fit
 trains a linear SVM on the marked samples' w (in the background) and adds the boundary's normal
-as a new direction slider, optionally made orthogonal to chosen existing directions."""
+as a new direction slider, optionally made orthogonal to chosen existing directions. 'Save labels'
+writes the marks, each seed with the class it was drawn with, for `directions svm --labels`."""
 import random
 
 import numpy as np
 from PyQt6.QtCore import QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QPainter
-from PyQt6.QtWidgets import (QComboBox, QDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-                             QListWidgetItem, QVBoxLayout)
+from PyQt6.QtWidgets import (QComboBox, QDialog, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
+                             QListWidget, QListWidgetItem, QVBoxLayout)
 
+from core.errors import StylescopeError
+from core.label_file import write_labels
+from core.seeds import MAX_SEED
 from explorer.widgets import JobBar, message, pixmap_from_array, push_button
 
 TILE = 112
@@ -74,7 +78,7 @@ class LabelingDialog(QDialog):
         self.client = client
         self._rng = rng or random.Random()
         self._fixed_seeds = list(seeds) if seeds is not None else None
-        self.samples = []  # dicts: seed, request, label
+        self.samples = []  # dicts: seed, class_idx (the class it was drawn with), request, label
         self.page_start = 0
         self.render_job = None
         self.fit_job = None
@@ -115,6 +119,9 @@ class LabelingDialog(QDialog):
                                       tip='Another page of random samples; marks so far are kept')
         self.clear_button = push_button('Clear marks', self.clear_marks)
         self.fit_button = push_button('Fit direction', lambda: self.fit(), default=True)
+        self.save_button = push_button('Save labels...', lambda: self.save_labels(),
+                                       tip="Write the marks as a 'seed,label' CSV (with each sample's class on a "
+                                           'conditional model) for `python main.py directions svm --labels`')
         self.close_button = push_button('Close', self.reject)
         self.job_bar = JobBar()
         side = QVBoxLayout()
@@ -131,6 +138,7 @@ class LabelingDialog(QDialog):
         side.addWidget(self.new_button)
         side.addWidget(self.clear_button)
         side.addWidget(self.fit_button)
+        side.addWidget(self.save_button)
         side.addWidget(self.close_button)
         body = QHBoxLayout()
         body.addLayout(grid)
@@ -147,9 +155,9 @@ class LabelingDialog(QDialog):
             seeds, self._fixed_seeds = self._fixed_seeds[:n], self._fixed_seeds[n:]
             if len(seeds) == n:
                 return seeds
-            seeds += [self._rng.randrange(2 ** 31) for _ in range(n - len(seeds))]
+            seeds += [self._rng.randrange(MAX_SEED + 1) for _ in range(n - len(seeds))]
             return seeds
-        return [self._rng.randrange(2 ** 31) for _ in range(n)]
+        return [self._rng.randrange(MAX_SEED + 1) for _ in range(n)]
 
     def new_page(self):
         """Draw ROWS x COLS new samples (with the current class, psi and noise; no edits)."""
@@ -158,7 +166,7 @@ class LabelingDialog(QDialog):
         seeds = self._next_seeds(len(self.tiles))
         for seed in seeds:
             state = base.replace(seed=seed)
-            self.samples.append(dict(seed=seed, request=state.request(), label=None))
+            self.samples.append(dict(seed=seed, class_idx=state.class_idx, request=state.request(), label=None))
         for tile in self.tiles:
             tile.clear()
             tile.show_mark(None)
@@ -207,6 +215,24 @@ class LabelingDialog(QDialog):
         pos, neg = labels.count(1), labels.count(0)
         self.counts.setText(f'{pos} with (+), {neg} without (−), {labels.count(None)} unmarked')
         self.fit_button.setEnabled(pos > 0 and neg > 0 and (self.fit_job is None or self.fit_job.done))
+        self.save_button.setEnabled(pos + neg > 0)
+
+    def save_labels(self, path=None):
+        """The marked samples as a label file (core/label_file.py); returns the path or None."""
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, 'Save labels', f'{self.name_edit.text().strip() or "labels"}.csv',
+                                                  'Label files (*.csv)')
+            if not path:
+                return None
+        marked = self.labelled()
+        conditional = (self.model.network or {}).get('c_dim', 0) > 0
+        try:
+            write_labels(path, [s['seed'] for s in marked], [s['label'] for s in marked],
+                         [s['class_idx'] for s in marked] if conditional else None)
+        except StylescopeError as exc:
+            message(self, 'Save labels', str(exc))
+            return None
+        return path
 
     # -- fit
     def orthogonal_to(self):

@@ -5,14 +5,13 @@ or w leaves a projected w's noise maps behind (EditState.replace)."""
 import os
 import random
 
-from PyQt6.QtWidgets import (QApplication, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QSpinBox,
-                             QWidget)
+from PyQt6.QtWidgets import QApplication, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QWidget
 
 from core.errors import StylescopeError
-from explorer.state import latent_from_text, latent_to_text
-from explorer.widgets import blocked, message, push_button
+from core.seeds import MAX_SEED
+from explorer.latent_text import latent_from_text, latent_to_text
+from explorer.widgets import blocked, message, push_button, seed_box
 
-MAX_SEED = 2 ** 31 - 1  # QSpinBox holds a signed 32-bit int
 W_FILTER = 'Saved w (*.npz *.npy);;All files (*)'
 
 
@@ -23,16 +22,14 @@ class LatentPanel(QWidget):
         self.client = client
         self.last_ws = None  # the edited ws of the newest full frame
         self._build()
-        model.events.state.connect(lambda new, old: self.refresh())
+        for name in ('seed', 'w', 'w_label', 'noise_maps', 'class_idx', 'edited'):
+            getattr(model.events, name).connect(lambda state: self.refresh())
         model.events.network.connect(self._on_network)
         client.rendered.connect(self._on_rendered)
         self.refresh()
 
     def _build(self):
-        self.seed_box = QSpinBox()
-        self.seed_box.setRange(0, MAX_SEED)
-        self.seed_box.setToolTip('Seed: the same number gives the same image as `generate --seeds` and NVIDIA\'s tools')
-        self.seed_box.setKeyboardTracking(False)
+        self.seed_box = seed_box('Seed: the same number gives the same image as `generate --seeds` and NVIDIA\'s tools')
         self.seed_box.valueChanged.connect(lambda v: self.model.update(seed=int(v), w=None, w_label=''))
         self.prev_button = push_button('◀', lambda: self.step_seed(-1), tip='Previous seed (Alt+Left or [)')
         self.next_button = push_button('▶', lambda: self.step_seed(1), tip='Next seed (Alt+Right or ])')
@@ -82,7 +79,7 @@ class LatentPanel(QWidget):
     def refresh(self):
         state = self.model.state
         with blocked(self.seed_box, self.class_combo):
-            self.seed_box.setValue(min(state.seed, MAX_SEED))
+            self.seed_box.setValue(state.seed)
             if state.class_idx is not None and state.class_idx < self.class_combo.count():
                 self.class_combo.setCurrentIndex(state.class_idx)
         self.source_label.setText(f'Showing {state.latent_label}' + (' (edited)' if state.is_edited else ''))
@@ -108,7 +105,7 @@ class LatentPanel(QWidget):
         self.model.update(seed=int(min(max(state.seed + delta, 0), MAX_SEED)), w=None, w_label='')
 
     def random_seed(self):
-        self.model.update(seed=random.randrange(MAX_SEED), w=None, w_label='')
+        self.model.update(seed=random.randrange(MAX_SEED + 1), w=None, w_label='')
 
     def copy_latent(self, edited=False):
         text = latent_to_text(self.model.state, ws=self.last_ws if edited else None)

@@ -32,8 +32,6 @@ NETWORK_FILTER = 'Networks (*.pkl *.safetensors);;All files (*)'
 NETWORK_EXTENSIONS = ('.pkl', '.safetensors')
 SESSION_FILTER = 'Stylescope sessions (*.json)'
 MAX_RECENT = 8
-PREVIEW_ABOVE_MS = 30.0   # while dragging, render previews when a full frame takes longer than this
-PREVIEW_BUDGET_MS = 100.0  # ... choosing the preview resolution to take about this long
 
 
 def freeze_long_lived_objects():
@@ -46,7 +44,7 @@ def freeze_long_lived_objects():
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, network_path=None, device='auto', settings=None):
+    def __init__(self, network_path=None, device='auto', settings=None, sync_render=False):
         super().__init__()
         self.setWindowTitle('Stylescope')
         self.resize(1500, 940)
@@ -54,7 +52,7 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else QSettings('Stylescope', 'Stylescope')
         self.device = device
         self.model = EditorModel()
-        self.render_client = RenderClient(self)
+        self.render_client = RenderClient(self, sync=sync_render)  # sync: tests draw on their own thread
         self.network_info = None
         self.last_result = None
         self.last_full_ms = 0.0
@@ -255,56 +253,14 @@ class MainWindow(QMainWindow):
         self._jobs_timer.timeout.connect(self._update_job_display)
 
     # --- rendering ----------------------------------------------------------------------------
-    def current_request(self, preview=None):
-        """The request for the picture now: while a slider is dragged and full frames are slow, a
-        preview (see drag_preview_resolution); else the full image."""
-        resolution = self.drag_preview_resolution() if preview is None else None
-        if resolution is None:
-            return self.model.state.request(original=self.model.show_original)
-        return self.model.state.request(preview=True, preview_resolution=resolution, preview_always=True,
-                                        original=self.model.show_original)
-
-    def drag_preview_resolution(self):
-        """None (render in full) or the preview resolution for the drag in progress: the largest
-        whose estimated time (the last full frame's, scaled by the blocks' share of the work) fits
-        PREVIEW_BUDGET_MS, at least 32 px (or half the network's). A drag that only moves ws rows finer than the preview
-        renders in full (a preview could not show it)."""
-        info = self.network_info
-        if not (info and info.get('can_preview') and self.model.dragging and self.last_full_ms > PREVIEW_ABOVE_MS):
-            return None
-        blocks = info['blocks']
-        total = sum(b['cost'] for b in blocks)
-        final = blocks[-1]['resolution']
-        chosen, done = min(32, final // 2), 0
-        for block in blocks:
-            done += block['cost']
-            if self.last_full_ms * done / total <= PREVIEW_BUDGET_MS:
-                chosen = max(chosen, block['resolution'])
-        if chosen >= final:
-            return None
-        preview_rows = set()
-        for block in blocks:
-            if block['resolution'] <= chosen:
-                preview_rows.update(range(block['ws_start'], block['ws_start'] + block['ws_count']))
-        return chosen if preview_rows & set(self._gesture_rows()) else None
-
-    def _gesture_rows(self):
-        """ws rows the change in progress moves (all rows when unknown)."""
-        key, state, info = self.model.gesture, self.model.state, self.network_info
-        if isinstance(key, tuple) and key[0] == 'alpha' and state.directions is not None:
-            d = state.directions
-            return range(int(d.layer_start[key[1]]), int(d.layer_end[key[1]]))
-        if isinstance(key, tuple) and key[0] == 'noise':
-            resolution = int(str(key[1]).split('.')[0][1:])
-            for block in info['blocks']:
-                if block['resolution'] == resolution:
-                    return range(block['ws_start'], block['ws_start'] + block['ws_count'])
-        return range(info['num_ws'])
+    def current_request(self, full=False):
+        """The request for the picture now (a preview while a slow network is dragged, unless `full`)."""
+        return self.model.render_request(self.last_full_ms, full=full)
 
     def request_render(self):
         if self.network_info is None:
             return None
-        return self.render_client.request(self.current_request())
+        return self.render_client.render(self.current_request())
 
     def _on_rendered(self, result):
         self.last_result = result
@@ -374,9 +330,9 @@ class MainWindow(QMainWindow):
             self.model_label.setText('no network')
             self.image_view.set_placeholder('no network is open: File > Open network')
             self._show_banner(f'Could not open the network: {text}', 'error')
+            self.show_status(f'error: {text}')
         else:
             self.show_status(f"error: {text} ({self.network_info['name']} is still open)")
-        self.show_status(f'error: {text}')
         self.last_dialog = message(self, 'Could not open the network', text)
 
     def _show_banner(self, text, kind):
@@ -501,7 +457,7 @@ class MainWindow(QMainWindow):
             return None
         if not path.lower().endswith('.png'):
             path += '.png'
-        job = self.render_client.submit('save_image', request=self.current_request(preview=False), path=path,
+        job = self.render_client.submit('save_image', request=self.current_request(full=True), path=path,
                                         metadata=self.png_metadata())
         job.finished.connect(lambda p: self.show_status(f'saved {p}'))
         job.failed.connect(lambda text: self._error('Save image', text))

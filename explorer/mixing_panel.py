@@ -3,12 +3,11 @@ thumbnail and a row of per-layer checkboxes grouped coarse / middle / fine. A ws
 the source whose box is ticked (one source per row); rows nobody ticks stay with the current
 latent. Group buttons tick or clear a whole group at once."""
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout,
-                             QWidget)
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from core.render import Latent
-from explorer.state import MixSource
-from explorer.widgets import blocked, button_row, pixmap_from_array, push_button, tool_button
+from core.request import Latent
+from explorer.edit_state import MixSource
+from explorer.widgets import blocked, button_row, pixmap_from_array, push_button, seed_box, tool_button
 
 THUMB = 48
 GROUP_COLOURS = {'coarse': '#dbe8f6', 'middle': '#e3f2df', 'fine': '#f7e7d7'}
@@ -17,7 +16,7 @@ GROUP_COLOURS = {'coarse': '#dbe8f6', 'middle': '#e3f2df', 'fine': '#f7e7d7'}
 class SourceRow:
     """Widgets of one source row, placed in the panel's grid."""
 
-    def __init__(self, panel, index, num_ws, groups, favourites):
+    def __init__(self, index, num_ws, groups, favourites):
         self.index = index
         self.thumb = QLabel()
         self.thumb.setFixedSize(THUMB, THUMB)
@@ -28,9 +27,7 @@ class SourceRow:
         for fav in favourites:
             self.kind.addItem(f'★ {fav.name}')
         self.kind.setToolTip('Take styles from a seed or from a favourite (with its edits)')
-        self.seed_box = QSpinBox()
-        self.seed_box.setRange(0, 2 ** 31 - 1)
-        self.seed_box.setKeyboardTracking(False)
+        self.seed_box = seed_box('Seed of this source')
         self.group_buttons = {g: tool_button(g[0].upper(), f'take all {g} layers (ws {s}-{e - 1}) from this source')
                               for g, (s, e) in groups.items() if e > s}
         self.boxes = []
@@ -73,7 +70,8 @@ class MixingPanel(QWidget):
         layout.addWidget(self.grid_box)
         layout.addWidget(self.note)
         layout.addStretch(1)
-        model.events.state.connect(lambda new, old: self.refresh())
+        for name in ('mixing', 'class_idx', 'psi', 'cutoff'):  # the thumbnails are drawn with the class and psi
+            getattr(model.events, name).connect(lambda state: self.refresh())
         model.events.network.connect(self._on_network)
         model.events.favourites.connect(lambda favs: self.refresh(force=True))
 
@@ -98,7 +96,7 @@ class MixingPanel(QWidget):
             with blocked(*widgets):
                 row.kind.setCurrentIndex(0 if fav is None else fav + 1)
                 if source.latent.seed is not None:
-                    row.seed_box.setValue(min(source.latent.seed, 2 ** 31 - 1))
+                    row.seed_box.setValue(source.latent.seed)
                 for r, box in enumerate(row.boxes):
                     box.setChecked(state.mix_owner(r) == i)
             row.seed_box.setVisible(source.latent.seed is not None)
@@ -163,7 +161,7 @@ class MixingPanel(QWidget):
             self.grid.addWidget(box, 2, first_box + r)
             self.base_boxes.append(box)
         for i, source in enumerate(self.model.state.mixing):
-            row = SourceRow(self, i, n, self.groups, self.model.favourites)
+            row = SourceRow(i, n, self.groups, self.model.favourites)
             line = 3 + i
             self.grid.addWidget(row.thumb, line, 0)
             chooser = QHBoxLayout()

@@ -2,10 +2,11 @@
 and per layer an on/off toggle and a strength multiplier of the learned noise strength."""
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QSlider,
-                             QSpinBox, QVBoxLayout, QWidget)
+                             QVBoxLayout, QWidget)
 
-from core.noise import NOISE_MODES, NoiseSpec
-from explorer.widgets import bind_drag, blocked, button_row, push_button
+from core.noise_spec import NOISE_MODES, NoiseSpec
+from explorer.drag_preview import Gesture, noise_layer_rows
+from explorer.widgets import bind_drag, blocked, button_row, push_button, seed_box
 
 STRENGTH_STEPS = 100  # slider units per 1.0
 MAX_STRENGTH = 3.0
@@ -25,9 +26,7 @@ class NoisePanel(QWidget):
             self.mode_combo.addItem(mode)
             self.mode_combo.setItemData(self.mode_combo.count() - 1, MODE_TIPS[mode], Qt.ItemDataRole.ToolTipRole)
         self.mode_combo.currentTextChanged.connect(lambda m: self._set(mode=m))
-        self.seed_box = QSpinBox()
-        self.seed_box.setRange(0, 2 ** 31 - 1)
-        self.seed_box.setToolTip('Noise seed (random mode): the same seed draws the same noise')
+        self.seed_box = seed_box('Noise seed (random mode): the same seed draws the same noise')
         self.seed_box.valueChanged.connect(lambda s: self._set(seed=int(s)))
         self.fresh_box = QCheckBox('new every frame')
         self.fresh_box.setToolTip('Random mode: draw new noise for every frame (not cached, so slower)')
@@ -57,7 +56,7 @@ class NoisePanel(QWidget):
         layout.addWidget(QLabel('Per layer: on/off and strength (x learned strength)'))
         layout.addLayout(buttons)
         layout.addWidget(scroll, 1)
-        model.events.state.connect(lambda new, old: self.refresh())
+        model.events.noise.connect(lambda state: self.refresh())
         model.events.network.connect(self._on_network)
 
     def _on_network(self, info):
@@ -75,7 +74,7 @@ class NoisePanel(QWidget):
             slider.setRange(0, int(MAX_STRENGTH * STRENGTH_STEPS))
             slider.setValue(STRENGTH_STEPS)
             slider.setToolTip(f'Noise strength of {name}, as a multiple of its learned strength')
-            slider.valueChanged.connect(lambda v, n=name: self.set_strength(n, v / STRENGTH_STEPS, coalesce=True))
+            slider.valueChanged.connect(lambda v, n=name: self.set_strength(n, v / STRENGTH_STEPS, drag=True))
             bind_drag(slider, self.model)
             label = QLabel('1.00')
             label.setMinimumWidth(34)
@@ -101,9 +100,10 @@ class NoisePanel(QWidget):
             value = 0.0
         self.model.update(noise=noise.with_scale(name, value))
 
-    def set_strength(self, name, value, coalesce=False):
+    def set_strength(self, name, value, drag=False):
         noise = self.model.state.noise
-        self.model.update(noise=noise.with_scale(name, float(value)), coalesce=('noise', name) if coalesce else None)
+        gesture = Gesture('noise', name, noise_layer_rows(self.model.network, name)) if drag else None
+        self.model.update(gesture, noise=noise.with_scale(name, float(value)))
 
     def refresh(self):
         noise = self.model.state.noise

@@ -52,7 +52,7 @@ class PlotsPanel(QWidget):
         self._timer.timeout.connect(self._redraw_times)
         self._timer.start()
         client.rendered.connect(self.add_render)
-        model.events.state.connect(lambda new, old: self.show_variance())
+        model.events.directions.connect(lambda state: self.show_variance())
         model.events.network.connect(lambda info: self.clear_times())
 
     # -- explained variance

@@ -23,8 +23,7 @@ from core.align import LANDMARK_ORDER, align_face, center_crop, ffhq_quad, load_
 from core.errors import StylescopeError
 from explorer.image_view import ImageView
 from explorer.jobs import PROJECTION_DEFAULTS
-from explorer.latent_panel import MAX_SEED
-from explorer.widgets import JobBar, button_row, push_button, thumbnail
+from explorer.widgets import JobBar, button_row, push_button, seed_box, thumbnail
 
 PHOTO_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.webp', '.bmp')
 PHOTO_FILTER = 'Photos (*.png *.jpg *.jpeg *.webp *.bmp);;All files (*)'
@@ -191,10 +190,8 @@ class ProjectionDialog(QDialog):
         self.steps_spin.setRange(1, 100000)
         self.steps_spin.setValue(PROJECTION_DEFAULTS.num_steps)
         self.steps_spin.setToolTip('Steps in W; W+ adds half as many again')
-        self.seed_spin = QSpinBox()
-        self.seed_spin.setRange(0, MAX_SEED)
+        self.seed_spin = seed_box('Seed of the random noise maps and w noise the optimisation starts from')
         self.seed_spin.setValue(PROJECTION_DEFAULTS.seed)
-        self.seed_spin.setToolTip('Seed of the random noise maps and w noise the optimisation starts from')
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         form.addRow('Space', self.space_combo)

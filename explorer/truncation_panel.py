@@ -4,6 +4,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QGridLayout, QLabel, QWidget
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
+from explorer.drag_preview import Gesture
 from explorer.widgets import bind_drag, blocked, push_button
 
 
@@ -18,7 +19,7 @@ class TruncationPanel(QWidget):
         self.psi_slider.setDecimals(2)
         self.psi_slider.setValue(1.0)
         self.psi_slider.setToolTip('Truncation psi: 1 = untruncated, 0 = the average image, below 0 = the opposite')
-        self.psi_slider.valueChanged.connect(lambda v: self.model.update(coalesce='psi', psi=round(float(v), 4)))
+        self.psi_slider.valueChanged.connect(lambda v: self.model.update(Gesture('psi'), psi=round(float(v), 4)))
         bind_drag(self.psi_slider, model)
         self.cutoff_slider = QLabeledSlider(Qt.Orientation.Horizontal)
         self.cutoff_slider.setRange(0, 1)
@@ -36,7 +37,8 @@ class TruncationPanel(QWidget):
         grid.addWidget(self.cutoff_slider, 1, 1)
         grid.addWidget(self.cutoff_note, 2, 1)
         grid.addWidget(self.reset_button, 2, 0)
-        model.events.state.connect(lambda new, old: self.refresh())
+        model.events.psi.connect(lambda state: self.refresh())
+        model.events.cutoff.connect(lambda state: self.refresh())
         model.events.network.connect(self._on_network)
 
     def _on_network(self, info):
@@ -47,7 +49,7 @@ class TruncationPanel(QWidget):
 
     def _cutoff_changed(self, value):
         value = int(value)
-        self.model.update(coalesce='cutoff', cutoff=None if value >= self.num_ws else value)
+        self.model.update(Gesture('cutoff'), cutoff=None if value >= self.num_ws else value)
 
     def refresh(self):
         state = self.model.state

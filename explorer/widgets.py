@@ -1,5 +1,5 @@
 """Small Qt helpers shared by the panels: signal blocking, a progress bar with cancel for
-background jobs, thumbnails, non-blocking message boxes, slider-drag binding."""
+background jobs, thumbnails, non-blocking message boxes, slider-drag binding, the seed box."""
 import contextlib
 
 from PyQt6.QtCore import QSize, Qt
@@ -7,6 +7,9 @@ from PyQt6.QtGui import QIcon, QPixmap
 from PyQt6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QToolButton,
                              QWidget)
 
+from superqt import QLargeIntSpinBox
+
+from core.seeds import MAX_SEED
 from explorer.image_view import qimage_from_array
 
 
@@ -78,6 +81,16 @@ def button_row(*widgets, stretch_first=True):
     if not stretch_first:
         row.addStretch(1)
     return row
+
+
+def seed_box(tip):
+    """A spin box for a seed, 0 to MAX_SEED: every seed `generate --seeds` takes (a QSpinBox stops
+    at 2**31 - 1). It reports a value when editing ends, not on every key."""
+    box = QLargeIntSpinBox()
+    box.setRange(0, MAX_SEED)
+    box.setKeyboardTracking(False)
+    box.setToolTip(tip)
+    return box
 
 
 def bind_drag(slider, model):

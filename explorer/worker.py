@@ -3,7 +3,7 @@
 `RenderClient` lives in the GUI thread and owns a QThread running a `RenderWorker`, which owns
 the open network and its `core.render.Renderer`.
 
-- Renders: `client.request(render_request)` puts the request in a one-slot mailbox, so requests
+- Renders: `client.render(render_request)` puts the request in a one-slot mailbox, so requests
   arriving during a render replace each other and only the newest is rendered. Every result
   carries its request id; the client drops stale ones (older than a result already shown, or
   made for a network that has since been replaced). A failing render becomes a
@@ -15,6 +15,10 @@ the open network and its `core.render.Renderer`.
   the worker first renders the newest pending request, so the picture keeps following the
   sliders during long work while only one torch thread pool is ever busy.
 - Opening a network is a job: if it fails, the previous network stays open and usable.
+- `RenderClient(sync=True)` (tests, scripts) draws each render on the calling thread: its result
+  is emitted before `render()` returns, so a test sees the frame without waiting for it. Jobs
+  still run on the render thread (they are long and can be cancelled); the renderer's lock makes
+  the two take turns.
 
 The explorer's widgets never call torch; only this thread (through core functions) does.
 """
@@ -195,7 +199,9 @@ class Job(QObject):
 
 
 class RenderClient(QObject):
-    """GUI-thread handle on the render thread; re-emits only results of the newest request."""
+    """GUI-thread handle on the render thread. It passes on a result unless it is stale: older
+    than one already passed on, or made for a network that has since been replaced (see
+    is_stale); during a drag that is not always the newest request's result."""
     rendered = pyqtSignal(object)
     render_failed = pyqtSignal(int, str)
     network_opened = pyqtSignal(dict)
@@ -204,8 +210,9 @@ class RenderClient(QObject):
     _wake = pyqtSignal()
     _run = pyqtSignal(object)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, sync=False):
         super().__init__(parent)
+        self.sync = sync
         self._mailbox = LatestRequest()
         self._newest_id = 0
         self._passed_id = 0  # the newest request id whose result was passed on
@@ -231,12 +238,16 @@ class RenderClient(QObject):
     def newest_id(self):
         return self._newest_id
 
-    def request(self, render_request):
+    def render(self, render_request):
         """Queue a RenderRequest; returns its request id."""
         self._newest_id += 1
-        self._mailbox.put(render_request.replace(request_id=self._newest_id))
-        self._wake.emit()
-        return self._newest_id
+        request_id = self._newest_id
+        self._mailbox.put(render_request.replace(request_id=request_id))
+        if self.sync:
+            self._worker.render_pending()
+        else:
+            self._wake.emit()
+        return request_id
 
     @property
     def busy(self):
@@ -265,7 +276,8 @@ class RenderClient(QObject):
             raise KeyError(f'unknown job {kind!r}')
         job = Job(next(self._ids), kind, jobs.DESCRIPTIONS.get(kind, kind), self)
         self._jobs[job.job_id] = job
-        self._run.emit(_JobSpec(job.job_id, kind, params, job.cancel_event))
+        spec = _JobSpec(job.job_id, kind, params, job.cancel_event)
+        self._run.emit(spec)
         self.jobs_changed.emit()
         return job
 

@@ -25,6 +25,7 @@ from tqdm import tqdm  # noqa: E402
 from core import directions as dirs  # noqa: E402
 from core.default_model import ASSETS_DIR, DEFAULT_MODEL_PATH  # noqa: E402
 from core.images import make_grid, save_png  # noqa: E402
+from core.label_file import labels_from_csv  # noqa: E402
 from core.model_io import open_network, save_network  # noqa: E402
 from core.render import render_seeds  # noqa: E402
 
@@ -63,9 +64,9 @@ def labelled_directions(G, conditions):
     found = []
     for path in sorted(glob.glob(os.path.join(LABELS_DIR, '*.csv'))):
         name = os.path.splitext(os.path.basename(path))[0]
-        seeds, labels = dirs.labels_from_csv(path)
+        seeds, labels, classes = labels_from_csv(path)
         svm = dirs.SVMDirection(orthogonal_to=conditions)
-        found.append(svm.fit_from_seeds(G, seeds, labels, name=name))
+        found.append(svm.fit_from_seeds(G, seeds, labels, name=name, classes=classes))
         print(f'{name}: {len(seeds)} labels ({int(np.sum(labels))} positive), SVM accuracy {svm.accuracy_:.3f}')
     return found
 

@@ -33,11 +33,12 @@ def settings(tmp_path):
     return QSettings(str(tmp_path / 'settings.ini'), QSettings.Format.IniFormat)
 
 
-def open_window(qtbot, tmp_path, net_path):
+def open_window(qtbot, tmp_path, net_path, sync=True):
     """A shown MainWindow on `net_path` with its first frame painted; stops its render thread after
-    the test. Use as a fixture body: `yield from open_window(qtbot, tmp_path, net_path)`."""
+    the test. sync: renders are drawn on the test's thread before the change that asks for them
+    returns (RenderClient(sync=True)); False: on the render thread, as the app draws them. Use as a fixture body: `yield from open_window(qtbot, tmp_path, net_path)`."""
     from explorer.main_window import MainWindow
-    win = MainWindow(network_path=net_path, settings=settings(tmp_path))
+    win = MainWindow(network_path=net_path, settings=settings(tmp_path), sync_render=sync)
     qtbot.addWidget(win)
     win.show()
     settle(win, qtbot)
@@ -46,7 +47,10 @@ def open_window(qtbot, tmp_path, net_path):
 
 
 def settle(win, qtbot, timeout=30000):
-    """Wait until no job runs and the newest request's full frame is on screen."""
+    """Let the event loop run (window activation, queued signals), then wait until no job runs
+    and the newest request's full frame is on screen."""
+    qtbot.wait(1)
+
     def done():
         result = win.last_result
         return (not win.render_client.running_jobs and result is not None and not result.preview

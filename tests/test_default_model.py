@@ -8,7 +8,7 @@ import pytest
 
 import main
 from core.default_model import DEFAULT_MODEL_PATH, open_default_network
-from core.directions import companion_path, open_directions
+from core.direction_files import companion_path, open_directions
 from core.model_io import fingerprint, open_network
 from core.render import render_seeds
 

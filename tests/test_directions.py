@@ -10,9 +10,17 @@ import PIL.Image
 import pytest
 import torch
 
-from core import cli_directions
+from cli import directions as cli_directions
+from cli import options as cli_options
+from core import direction_files as df
+from core import direction_set as ds
 from core import directions as dr
-from core.errors import StylescopeError
+from core.errors import Cancelled, StylescopeError
+from core.label_file import labels_from_csv, write_labels
+from core.latent import add_offsets, ws_from_seeds
+from core.seeds import class_from_seed
+from core.ws_rows import parse_row_range
+from core.model_io import fingerprint as model_fingerprint
 from core.model_io import save_network
 from core.networks import Discriminator, Generator
 
@@ -48,7 +56,7 @@ def _unit(v):
 
 def _small_set(w_dim=16, fingerprint=None):
     rng = np.random.RandomState(0)
-    return dr.DirectionSet(rng.randn(3, w_dim), [1.5, 2.0, 0.5], [0, 1, 2], [6, 3, 4], ['a', 'b', 'c'],
+    return ds.DirectionSet(rng.randn(3, w_dim), [1.5, 2.0, 0.5], [0, 1, 2], [6, 3, 4], ['a', 'b', 'c'],
                            dict(method='test', fingerprint=fingerprint, per_direction=dict(score=[1, 2, 3])),
                            centers=[0.1, 0.2, 0.3])
 
@@ -57,7 +65,7 @@ def _small_set(w_dim=16, fingerprint=None):
 # InterfaceGAN: planted labels, conditional orthogonality, label files
 
 def _planted(G, seeds, rng, noise=0.0):
-    w = dr.w_from_seeds(G, seeds, psi=1.0)
+    w = ws_from_seeds(G, seeds, psi=1.0)[:, 0].double().numpy()
     normal = _unit(rng.randn(G.w_dim))
     score = (w - w.mean(axis=0)) @ normal
     labels = (score + noise * score.std() * rng.randn(len(seeds)) > 0).astype(int)
@@ -70,8 +78,8 @@ def test_svm_recovers_planted_normal_from_csv(G, tmp_path):
     _, normal, labels = _planted(G, seeds, rng, noise=0.1)
     csv = tmp_path / 'smile.csv'
     csv.write_text('seed,label\n# hand labelled\n' + ''.join(f'{s},{l}\n' for s, l in zip(seeds, labels)))
-    got_seeds, got_labels = dr.labels_from_csv(csv)
-    assert got_seeds == seeds and (got_labels == labels).all()
+    got_seeds, got_labels, got_classes = labels_from_csv(csv)
+    assert got_seeds == seeds and (got_labels == labels).all() and got_classes is None
     svm = dr.SVMDirection()
     dset = svm.fit_from_seeds(G, got_seeds, got_labels, psi=1.0, name='smile', unit_samples=500)
     assert float(dset.vectors[0] @ normal) > 0.95
@@ -120,18 +128,18 @@ def test_labels_from_csv_errors(tmp_path):
     bad = tmp_path / 'bad.csv'
     bad.write_text('seed,label\n1,0\n2,1\n3,yes\n')
     with pytest.raises(StylescopeError, match=r"line 4 of '.*bad\.csv'"):
-        dr.labels_from_csv(bad)
+        labels_from_csv(bad)
     bad.write_text('1,0\n2,1\n3,2\n')
     with pytest.raises(StylescopeError, match='line 3'):
-        dr.labels_from_csv(bad)
+        labels_from_csv(bad)
     bad.write_text('1,0\n2,1\n1,1\n')
     with pytest.raises(StylescopeError, match='seed 1 has two different labels'):
-        dr.labels_from_csv(bad)
+        labels_from_csv(bad)
     bad.write_text('1,1\n2,1\n')
     with pytest.raises(StylescopeError, match='labelled 0 and seeds labelled 1'):
-        dr.labels_from_csv(bad)
+        labels_from_csv(bad)
     with pytest.raises(StylescopeError, match='does not exist'):
-        dr.labels_from_csv(tmp_path / 'missing.csv')
+        labels_from_csv(tmp_path / 'missing.csv')
     with pytest.raises(StylescopeError, match='all the same'):
         dr.SVMDirection().fit(np.zeros([4, 16]), [1, 1, 1, 1])
 
@@ -167,7 +175,7 @@ def test_pca_does_not_depend_on_chunk_size_and_can_cancel(G):
     assert np.allclose(a.explained_variance_, b.explained_variance_, rtol=1e-5)
     assert calls[-1] == (1000, 1000) and len(calls) == 8
     stop = threading.Event()
-    with pytest.raises(dr.Cancelled):
+    with pytest.raises(Cancelled):
         dr.PCADirections(n_samples=1000, chunk=100).fit(G, progress=lambda d, t: stop.set(), cancel=stop)
 
 
@@ -210,33 +218,36 @@ def test_sefa_order_and_layers(G):
 # ----------------------------------------------------------------------------------------------
 # The set: apply, project, helpers, file round trip and validation
 
-def test_apply_adds_alpha_scale_d_to_its_range_only():
+def _apply(dset, ws, alphas):
+    """ws [N, num_ws, w_dim] (numpy) edited by the sliders `alphas`, as the renderer edits them."""
+    return add_offsets(torch.from_numpy(np.asarray(ws, dtype=np.float32)), dset.offsets_for(alphas)).numpy()
+
+
+def test_sliders_add_alpha_scale_d_to_their_range_only():
     dset = _small_set()
     rng = np.random.RandomState(1)
     ws = rng.randn(2, 6, 16).astype(np.float32)
-    out = dset.apply(ws, [0.0, 2.0, 0.0])  # direction b: rows [1, 3)
+    out = _apply(dset, ws, [0.0, 2.0, 0.0])  # direction b: rows [1, 3)
     expected = ws.copy()
     expected[:, 1:3] += 2.0 * dset.scales[1] * dset.vectors[1]
     assert np.allclose(out, expected, atol=1e-6)
     assert np.array_equal(out[:, [0, 3, 4, 5]], ws[:, [0, 3, 4, 5]])
-    # several directions and per-sample alphas, on a torch tensor; ranges past num_ws are cut
-    alphas = np.array([[1.0, -1.0, 0.5], [0.0, 3.0, -2.0]])
-    out_t = dset.apply(torch.from_numpy(ws), alphas)
-    assert isinstance(out_t, torch.Tensor) and out_t.dtype == torch.float32
+    # several directions at once; zero sliders give no offset; ranges past num_ws are cut
+    alphas = np.array([1.0, -1.0, 0.5])
     ref = ws.astype(np.float64).copy()
-    for n in range(2):
-        for k, (s, e) in enumerate(zip(dset.layer_start, dset.layer_end)):
-            ref[n, s:e] += alphas[n, k] * dset.scales[k] * dset.vectors[k]
-    assert np.allclose(out_t.numpy(), ref, atol=1e-5)
+    for k, (s, e) in enumerate(zip(dset.layer_start, dset.layer_end)):
+        ref[:, s:e] += alphas[k] * dset.scales[k] * dset.vectors[k]
+    assert np.allclose(_apply(dset, ws, alphas), ref, atol=1e-5)
+    assert len(dset.offsets_for([0.0, 2.0, 0.0])) == 1
     ws4 = ws[:, :4]
-    assert np.allclose(dset.apply(ws4, [1, 0, 0])[:, :4] - ws4, dset.scales[0] * dset.vectors[0], atol=1e-6)
+    assert np.allclose(_apply(dset, ws4, [1, 0, 0])[:, :4] - ws4, dset.scales[0] * dset.vectors[0], atol=1e-6)
 
 
 def test_project_reads_back_the_slider(G):
     dset = _small_set().subset(['b'])
     ws = np.random.RandomState(2).randn(3, 6, 16)
     before = dset.project(ws)
-    after = dset.project(dset.apply(ws, [1.75]))
+    after = dset.project(_apply(dset, ws, [1.75]))
     assert np.allclose(after - before, 1.75)
     w = ws[:, 0]
     assert np.allclose(dset.project(w)[:, 0], (w @ dset.vectors[0] - dset.centers[0]) / dset.scales[0], atol=1e-5)
@@ -260,7 +271,7 @@ def test_set_helpers_keep_per_direction_meta():
     with pytest.raises(StylescopeError, match='no direction named'):
         dset.index('nope')
     # non-unit rows are normalised with their length folded into the unit: edits stay the same
-    scaled = dr.DirectionSet(dset.vectors * 3, dset.scales, dset.layer_start, dset.layer_end, dset.names)
+    scaled = ds.DirectionSet(dset.vectors * 3, dset.scales, dset.layer_start, dset.layer_end, dset.names)
     assert np.allclose(np.linalg.norm(scaled.vectors, axis=1), 1) and np.allclose(scaled.scales, dset.scales * 3)
 
 
@@ -271,8 +282,8 @@ def test_file_round_trip(tmp_path):
     dset.rename('a', 'z').save(path)  # overwrite
     assert sorted(os.listdir(tmp_path)) == ['dirs.npz']  # no temporary file left behind
     with np.load(path) as data:
-        assert set(data.files) >= set(dr.NATIVE_KEYS)
-    back = dr.load(path)
+        assert set(data.files) >= set(ds.NATIVE_KEYS)
+    back = df.load(path)
     assert back.names == ['z', 'b', 'c']
     for key in ('vectors', 'scales', 'layer_start', 'layer_end', 'centers'):
         assert np.array_equal(getattr(back, key), getattr(dset, key)), key
@@ -303,45 +314,45 @@ def test_bad_direction_files_are_refused(tmp_path, overrides, message):
     path = tmp_path / 'bad.npz'
     _write_npz(path, **overrides)
     with pytest.raises(StylescopeError, match=message) as err:
-        dr.load(path)
+        df.load(path)
     assert 'bad.npz' in str(err.value)
 
 
 def test_unreadable_files_are_refused(tmp_path):
     with pytest.raises(StylescopeError, match='does not exist'):
-        dr.load(tmp_path / 'missing.npz')
+        df.load(tmp_path / 'missing.npz')
     junk = tmp_path / 'junk.npz'
     junk.write_bytes(b'this is not a zip file at all')
     with pytest.raises(StylescopeError, match='junk.npz'):
-        dr.load(junk)
+        df.load(junk)
     pickled = tmp_path / 'pickled.npz'
     _write_npz(pickled, meta=np.array([{'names': ['a']}], dtype=object))
     with pytest.raises(StylescopeError, match='pickled Python objects'):
-        dr.load(pickled)
+        df.load(pickled)
 
 
 def test_fingerprint_mismatch_warns_and_wrong_w_dim_is_refused(G, tmp_path):
     path = tmp_path / 'd.npz'
     _small_set(fingerprint='0123456789abcdef').save(path)
     with pytest.warns(UserWarning, match='made for another model'):
-        dr.load(path, fingerprint='fedcba9876543210')
+        df.load(path, fingerprint='fedcba9876543210')
     with pytest.warns(UserWarning, match='made for another model'):
-        dr.load(path, G=G)
-    _small_set(fingerprint=dr.model_fingerprint(G)).save(path)
+        df.load(path, G=G)
+    _small_set(fingerprint=model_fingerprint(G)).save(path)
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        assert len(dr.load(path, G=G)) == 3
+        assert len(df.load(path, G=G)) == 3
     _small_set(w_dim=8).save(path)
     with pytest.raises(StylescopeError, match=r"w_dim 8 but the network's w_dim is 16") as err:
-        dr.load(path, G=G)
+        df.load(path, G=G)
     assert 'd.npz' in str(err.value)
 
 
 def test_ranges_past_num_ws_are_cut_with_a_warning(G, tmp_path):
     path = tmp_path / 'big.npz'
-    dr.DirectionSet(np.eye(16)[:2], [1, 1], [0, 10], [18, 18], ['x', 'y']).save(path)
+    ds.DirectionSet(np.eye(16)[:2], [1, 1], [0, 10], [18, 18], ['x', 'y']).save(path)
     with pytest.warns(UserWarning, match='cut to fit'):
-        dset = dr.load(path, G=G)
+        dset = df.load(path, G=G)
     assert list(dset.layer_end) == [6, 6] and list(dset.layer_start) == [0, 5]
 
 
@@ -352,27 +363,27 @@ def test_interfacegan_round_trip(G, tmp_path):
     normal = _unit(np.random.RandomState(0).randn(1, 16))
     path = tmp_path / 'stylegan_ffhq_smile_w_boundary.npy'
     np.save(path, normal)
-    dset = dr.open_directions(path, G)
+    dset = df.open_directions(path, G)
     assert dset.names == ['stylegan_ffhq_smile_w'] and dset.scales[0] == 1 and dset.meta['method'] == 'interfacegan'
     assert np.allclose(dset.vectors[0], normal[0]) and (dset.layer_end == G.num_ws).all()
     again = tmp_path / 'again.npy'
-    dr.export_interfacegan(dset, 0, again)
+    df.export_interfacegan(dset, 0, again)
     assert np.load(again).shape == (1, 16) and np.allclose(np.load(again), normal, atol=1e-7)
     np.save(tmp_path / 'wide.npy', np.ones([1, 512]))
     with pytest.raises(StylescopeError, match='length 512'):
-        dr.open_directions(tmp_path / 'wide.npy', G)
+        df.open_directions(tmp_path / 'wide.npy', G)
     np.save(tmp_path / 'many.npy', np.ones([3, 16]))
     with pytest.raises(StylescopeError, match='not an InterfaceGAN boundary'):
-        dr.open_directions(tmp_path / 'many.npy', G)
+        df.open_directions(tmp_path / 'many.npy', G)
 
 
 def test_ganspace_round_trip(G, tmp_path):
     pca = dr.PCADirections(n_components=5, n_samples=500).fit(G).directions_
     path = tmp_path / 'ganspace.npz'
-    dr.export_ganspace(pca, path)
+    df.export_ganspace(pca, path)
     with np.load(path) as data:
         assert data['lat_comp'].shape == (5, 1, 16) and data['lat_stdev'].shape == (5,)
-    back = dr.open_directions(path, G)
+    back = df.open_directions(path, G)
     assert np.allclose(back.vectors, pca.vectors, atol=1e-6) and np.allclose(back.scales, pca.scales)
     assert np.allclose(back.centers, pca.centers, atol=1e-5)
     assert np.allclose(back.meta['per_direction']['explained_variance_ratio'],
@@ -380,11 +391,11 @@ def test_ganspace_round_trip(G, tmp_path):
     # a GANSpace-made cache: lat_comp [C, 1, w_dim] without lat_mean
     comp = np.linalg.qr(np.random.RandomState(1).randn(16, 16))[0][:4, None, :].astype(np.float32)
     np.savez(tmp_path / 'cache.npz', lat_comp=comp, lat_stdev=np.array([3, 2, 1, 0.5], np.float32))
-    cache = dr.open_directions(tmp_path / 'cache.npz', G)
+    cache = df.open_directions(tmp_path / 'cache.npz', G)
     assert np.allclose(cache.vectors, comp[:, 0], atol=1e-6) and np.allclose(cache.scales, [3, 2, 1, 0.5])
     np.savez(tmp_path / 'other.npz', lat_comp=np.ones([2, 1, 32]), lat_stdev=np.ones(2))
     with pytest.raises(StylescopeError, match='w_dim is 16'):
-        dr.open_directions(tmp_path / 'other.npz', G)
+        df.open_directions(tmp_path / 'other.npz', G)
 
 
 class _Sneaky:
@@ -396,48 +407,48 @@ def test_rosinality_round_trip_and_refusal(G, tmp_path):
     eigvec = torch.linalg.qr(torch.randn(16, 16))[0]
     path = tmp_path / 'factor.pt'
     torch.save({'ckpt': 'stylegan2-ffhq.pt', 'eigvec': eigvec}, path)
-    dset = dr.open_directions(path, G)
+    dset = df.open_directions(path, G)
     assert len(dset) == 16 and np.allclose(dset.vectors, eigvec.numpy().T, atol=1e-6)
     assert dset.meta['ckpt'] == 'stylegan2-ffhq.pt' and (dset.scales == 1).all()
-    dr.export_rosinality(dset, tmp_path / 'again.pt')
-    assert np.allclose(dr.open_directions(tmp_path / 'again.pt', G).vectors, dset.vectors)
+    df.export_rosinality(dset, tmp_path / 'again.pt')
+    assert np.allclose(df.open_directions(tmp_path / 'again.pt', G).vectors, dset.vectors)
     torch.save({'eigvec': eigvec, 'extra': _Sneaky()}, tmp_path / 'evil.pt')
     with pytest.raises(StylescopeError, match='refused'):
-        dr.open_directions(tmp_path / 'evil.pt', G)
+        df.open_directions(tmp_path / 'evil.pt', G)
     torch.save({'something': eigvec}, tmp_path / 'plain.pt')
     with pytest.raises(StylescopeError, match="no 'eigvec'"):
-        dr.open_directions(tmp_path / 'plain.pt', G)
+        df.open_directions(tmp_path / 'plain.pt', G)
     torch.save({'eigvec': torch.eye(8)}, tmp_path / 'small.pt')
     with pytest.raises(StylescopeError, match='w_dim is 16'):
-        dr.open_directions(tmp_path / 'small.pt', G)
+        df.open_directions(tmp_path / 'small.pt', G)
 
 
 def test_projected_w_round_trip(G, tmp_path):
     target = np.random.RandomState(7).randn(16).astype(np.float32)
     path = tmp_path / 'projected_w.npz'
     np.savez(path, w=np.tile(target, [1, G.num_ws, 1]))
-    dset = dr.open_directions(path, G)
+    dset = df.open_directions(path, G)
     assert dset.names == ['projected_w'] and dset.meta['method'] == 'projected_w'
     w_avg = G.mapping.w_avg.numpy()
-    moved = dset.apply(np.tile(w_avg, [1, G.num_ws, 1]), [1.0])
+    moved = _apply(dset, np.tile(w_avg, [1, G.num_ws, 1]), [1.0])
     assert np.allclose(moved, np.tile(target, [1, G.num_ws, 1]), atol=1e-5)
     plus = np.tile(target, [1, G.num_ws, 1])
     plus[0, 0] += 1
     np.savez(tmp_path / 'plus.npz', w=plus)
     with pytest.warns(UserWarning, match='W\\+ projection'):
-        dr.open_directions(tmp_path / 'plus.npz', G)
+        df.open_directions(tmp_path / 'plus.npz', G)
     np.savez(tmp_path / 'wrong.npz', w=np.ones([1, G.num_ws, 8]))
     with pytest.raises(StylescopeError, match='w_dim is 16'):
-        dr.open_directions(tmp_path / 'wrong.npz', G)
+        df.open_directions(tmp_path / 'wrong.npz', G)
 
 
 def test_open_directions_refuses_unknown_files(G, tmp_path):
     (tmp_path / 'x.txt').write_text('hello')
     with pytest.raises(StylescopeError, match='is not a direction file'):
-        dr.open_directions(tmp_path / 'x.txt', G)
+        df.open_directions(tmp_path / 'x.txt', G)
     np.savez(tmp_path / 'odd.npz', foo=np.ones(3))
     with pytest.raises(StylescopeError, match='holds none of'):
-        dr.open_directions(tmp_path / 'odd.npz', G)
+        df.open_directions(tmp_path / 'odd.npz', G)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -488,14 +499,14 @@ def _cli(argv):
 
 def test_cli_parsers():
     assert (cli_directions.DEFAULT_COMPONENTS, cli_directions.SAMPLE_SEED) == (dr.DEFAULT_COMPONENTS, dr.SAMPLE_SEED)
-    assert cli_directions.parse_layers('2-4', 6) == (2, 5) and cli_directions.parse_layers(None, 6) == (0, 6)
-    assert cli_directions.parse_layers('3', 6) == (3, 4)
+    assert parse_row_range('2-4', 6) == (2, 5) and parse_row_range(None, 6) == (0, 6)
+    assert parse_row_range('3', 6) == (3, 4)
     with pytest.raises(StylescopeError, match='--layers'):
-        cli_directions.parse_layers('4-9', 6)
-    assert cli_directions.parse_condition('a/b.npz:smile') == ('a/b.npz', 'smile')
-    assert cli_directions.parse_condition('a/b.npz') == ('a/b.npz', None)
-    assert cli_directions.parse_condition('C:\\d\\b.npz') == ('C:\\d\\b.npz', None)
-    assert cli_directions.parse_condition('C:\\d\\b.npz:age') == ('C:\\d\\b.npz', 'age')
+        parse_row_range('4-9', 6)
+    assert cli_options.split_direction_spec('a/b.npz:smile') == ('a/b.npz', 'smile')
+    assert cli_options.split_direction_spec('a/b.npz') == ('a/b.npz', None)
+    assert cli_options.split_direction_spec('C:\\d\\b.npz') == ('C:\\d\\b.npz', None)
+    assert cli_options.split_direction_spec('C:\\d\\b.npz:age') == ('C:\\d\\b.npz', 'age')
 
 
 def test_cli_end_to_end(G, net_file, tmp_path, capsys):
@@ -503,10 +514,10 @@ def test_cli_end_to_end(G, net_file, tmp_path, capsys):
     assert _cli(['directions', 'pca', '--network', net_file, '--out', pca, '--samples', '600', '--components', '4',
                  '--device', 'cpu']) == 0
     assert 'PCA directions from 600 samples' in capsys.readouterr().out
-    pca_set = dr.load(pca, G=G)
-    assert pca_set.names == ['PC0', 'PC1', 'PC2', 'PC3'] and pca_set.meta['fingerprint'] == dr.model_fingerprint(G)
+    pca_set = df.load(pca, G=G)
+    assert pca_set.names == ['PC0', 'PC1', 'PC2', 'PC3'] and pca_set.meta['fingerprint'] == model_fingerprint(G)
     _cli(['directions', 'sefa', '--network', net_file, '--out', sefa, '--layers', '0-2', '--components', '3'])
-    sefa_set = dr.load(sefa, G=G)
+    sefa_set = df.load(sefa, G=G)
     assert len(sefa_set) == 3 and (sefa_set.layer_end == 3).all()
 
     rng = np.random.RandomState(9)
@@ -516,19 +527,19 @@ def test_cli_end_to_end(G, net_file, tmp_path, capsys):
     csv.write_text(''.join(f'{s},{label}\n' for s, label in zip(seeds, labels)))
     _cli(['directions', 'svm', '--network', net_file, '--out', svm, '--labels', str(csv),
           '--orthogonal-to', f'{pca}:PC0', '--orthogonal-to', f'{sefa}:SeFa1'])
-    svm_set = dr.load(svm, G=G)
+    svm_set = df.load(svm, G=G)
     assert svm_set.names == ['age'] and svm_set.meta['conditioned']
     assert abs(float(svm_set.vectors[0] @ pca_set.vectors[0])) < 1e-5
     assert abs(float(svm_set.vectors[0] @ sefa_set.vectors[1])) < 1e-5
 
     _cli(['directions', 'suggest', pca, '--network', net_file, '--out', tuned, '--seeds', '0-2', '--use-d'])
-    tuned_set = dr.load(tuned, G=G)
+    tuned_set = df.load(tuned, G=G)
     assert tuned_set.meta['method'] == 'pca' and len(tuned_set.meta['per_direction']['layer_effects']) == 4
 
     np.save(tmp_path / 'smile_boundary.npy', _unit(rng.randn(1, 16)))
     imported = str(tmp_path / 'imported.npz')
     _cli(['directions', 'import', str(tmp_path / 'smile_boundary.npy'), '--network', net_file, '--out', imported])
-    assert dr.load(imported, G=G).names == ['smile']
+    assert df.load(imported, G=G).names == ['smile']
 
     strip = str(tmp_path / 'strip.png')
     _cli(['directions', 'show', pca, '--network', net_file, '--out', strip, '--seeds', '0-2', '--steps', '5',
@@ -546,3 +557,48 @@ def test_main_py_dispatches_directions(net_file, tmp_path, capsys):
     assert main.main(['directions', 'sefa', '--network', net_file, '--out', out, '--components', '2']) == 0
     assert main.main(['directions', 'sefa', '--network', net_file, '--out', out, '--layers', '3-40']) == 2
     assert "error: --layers '3-40' is not a ws range" in capsys.readouterr().err
+
+
+def test_conditional_labels_fit_the_pictures_of_their_classes(tmp_path):
+    """A label file that names each seed's class fits the w of those pictures (the ones generate
+    --class draws); --class names one class for all; without either, each seed draws its own."""
+    torch.manual_seed(4)
+    G = Generator(c_dim=3, **TINY).eval().requires_grad_(False)
+    path = str(tmp_path / 'cond.safetensors')
+    save_network(path, G)
+    rng = np.random.RandomState(2)
+    seeds = list(range(300))
+    classes = list(rng.randint(3, size=len(seeds)))
+    w = ws_from_seeds(G, seeds, classes)[:, 0].double().numpy()
+    labels = ((w - w.mean(axis=0)) @ _unit(rng.randn(16)) > 0).astype(int)
+    labels_csv = tmp_path / 'attr.csv'
+    write_labels(labels_csv, seeds, labels, classes)
+    got_seeds, got_labels, got_classes = labels_from_csv(labels_csv)
+    assert (got_seeds, list(got_labels), got_classes) == (seeds, list(labels), classes)
+    out = str(tmp_path / 'attr.npz')
+    assert _cli(['directions', 'svm', '--network', path, '--out', out, '--labels', str(labels_csv)]) == 0
+    expected = dr.SVMDirection().fit(w, labels)
+    assert np.allclose(df.load(out, G=G).vectors[0], expected.normal_, atol=1e-5)
+    with pytest.raises(StylescopeError, match='drop --class'):
+        _cli(['directions', 'svm', '--network', path, '--out', out, '--labels', str(labels_csv), '--class', '1'])
+    # --class 1 for every seed: the pictures of class 1
+    plain_csv = tmp_path / 'plain.csv'
+    write_labels(plain_csv, seeds, labels)
+    assert _cli(['directions', 'svm', '--network', path, '--out', out, '--labels', str(plain_csv), '--class', '1']) == 0
+    w1 = ws_from_seeds(G, seeds, 1)[:, 0].double().numpy()
+    assert np.allclose(df.load(out, G=G).vectors[0], dr.SVMDirection().fit(w1, labels).normal_, atol=1e-5)
+    # no class at all: each seed's own draw, as the visualiser (and before this change)
+    assert dr.seed_classes(G, [5, 6]) == [class_from_seed(5, G.z_dim, 3), class_from_seed(6, G.z_dim, 3)]
+    pca = str(tmp_path / 'pca.npz')
+    assert _cli(['directions', 'pca', '--network', path, '--out', pca, '--samples', '200', '--components', '2',
+                 '--class', '2']) == 0
+    assert df.load(pca, G=G).meta['class_idx'] == 2
+    with pytest.raises(StylescopeError, match='out of range'):
+        _cli(['directions', 'pca', '--network', path, '--out', pca, '--class', '3'])
+    bad = tmp_path / 'mixed.csv'
+    bad.write_text('1,0,2\n2,1\n')
+    with pytest.raises(StylescopeError, match='some rows but not on others'):
+        labels_from_csv(bad)
+    bad.write_bytes(b'\xff\xfe\x00bin')
+    with pytest.raises(StylescopeError, match='is not text'):
+        labels_from_csv(bad)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import Qt
 
-from core.directions import DirectionSet
+from core.direction_set import DirectionSet
 from tests.gui_helpers import assert_shows, open_window, reference_renderer, screenshot, settle, wait_job, write_tiny_network
 
 

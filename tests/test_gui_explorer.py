@@ -10,10 +10,11 @@ import PIL.Image
 import pytest
 from PyQt6.QtCore import Qt
 
-from core.directions import DirectionSet
-from core.directions import load as load_directions
+from core.direction_files import load as load_directions
+from core.direction_files import open_directions
+from core.direction_set import DirectionSet
 from explorer.main_window import MainWindow
-from explorer.state import EditState
+from explorer.edit_state import EditState
 from tests.gui_helpers import (drop_file, open_window, assert_shows, reference_renderer, screenshot, settings, settle, wait_job,
                                write_tiny_network)
 
@@ -130,6 +131,7 @@ def test_a_refused_pickle_leaves_the_previous_model(window, qtbot, tmp_path, ref
     qtbot.waitUntil(lambda: job.done, timeout=30000)
     assert job.error and not marker.exists()
     assert window.last_dialog is not None and window.last_dialog.text() == job.error
+    assert window.statusBar().currentMessage().endswith('(tiny.safetensors is still open)')
     assert window.network_info['name'] == 'tiny.safetensors' and window.model.state.seed == 3
     assert bad.as_posix() not in window.recent_networks()
     window.latent_panel.seed_box.setValue(4)  # still usable
@@ -207,6 +209,9 @@ def test_compute_import_export_rename_remove(window, qtbot, tmp_path, reference)
     npy = str(tmp_path / 'one_boundary.npy')
     wait_job(qtbot, panel.export_one(0, npy))
     assert np.load(npy).shape == (1, 16)
+    factor = wait_job(qtbot, panel.export_file(str(tmp_path / 'factor'), fmt='rosinality'))
+    assert factor.endswith('factor.pt')  # rosinality's closed_form_factorization.py layout, read back
+    assert np.allclose(open_directions(factor, reference.G).vectors, window.model.state.directions.vectors, atol=1e-6)
 
 
 def test_a_pca_job_can_be_cancelled(window, qtbot):
@@ -309,6 +314,19 @@ def test_conditional_network_has_a_class_picker(qtbot, tmp_path):
     settle(win, qtbot)
     assert win.model.state.class_idx == 2
     assert_shows(win, reference_renderer(path))
+    panel.seed_box.setValue(2 ** 32 - 1)  # every seed generate takes: the largest numpy's RandomState has
+    settle(win, qtbot)
+    assert win.model.state.seed == 2 ** 32 - 1
+    assert_shows(win, reference_renderer(path))
+    labels = win.directions_panel.open_labeling()  # each sample records the class it was drawn with
+    qtbot.addWidget(labels)
+    assert {s['class_idx'] for s in labels.samples} == {2}
+    for i in (0, 1):
+        labels.set_label(i, i)
+    saved = labels.save_labels(str(tmp_path / 'marks.csv'))
+    assert (tmp_path / 'marks.csv').read_text().splitlines() == [
+        'seed,label,class', f"{labels.samples[0]['seed']},0,2", f"{labels.samples[1]['seed']},1,2"] and saved
+    labels.close()
     win.render_client.stop()
 
 
@@ -319,15 +337,15 @@ def test_dragging_a_slow_network_shows_previews_then_the_full_frame(window, qtbo
     slider = window.directions_panel.rows[0].slider
     slider.sliderPressed.emit()
     slider.setValue(1.0)
-    assert window.drag_preview_resolution() == 16  # a 32 px network: half of it at least
+    assert window.current_request().preview_resolution == 16  # a 32 px network: half of it at least
     qtbot.waitUntil(lambda: window.last_result is not None and window.last_result.request.preview, timeout=30000)
     qtbot.waitUntil(lambda: window.last_result.request_id == window.render_client.newest_id, timeout=30000)
     preview = window.last_result
-    assert preview.preview and preview.resolution == 16 and window.image_view.image_size() == (16, 16)
+    assert preview.preview and preview.resolution == 16 and window.image_view.current_array().shape[:2] == (16, 16)
     assert 'preview' in window.ms_label.text()
     slider.sliderReleased.emit()
     result = settle(window, qtbot)
-    assert not result.preview and window.image_view.image_size() == (32, 32)
+    assert not result.preview and window.image_view.current_array().shape[:2] == (32, 32)
     assert_shows(window, reference)
     # a drag of a direction that only reaches rows finer than the preview renders in full
     window.model.set_state(window.model.state.with_range(1, 6, 8))
@@ -336,6 +354,6 @@ def test_dragging_a_slow_network_shows_previews_then_the_full_frame(window, qtbo
     row = window.directions_panel.rows[1]
     row.slider.sliderPressed.emit()
     row.slider.setValue(2.0)
-    assert window.drag_preview_resolution() is None
+    assert not window.current_request().preview
     row.slider.sliderReleased.emit()
     settle(window, qtbot)

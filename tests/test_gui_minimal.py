@@ -31,7 +31,7 @@ def test_opens_on_the_default_network(window, qtbot):
         assert not window.banner.isVisible()
     else:  # the random stand-in says so, loudly
         assert window.banner.isVisible() and window.banner.text() == RANDOM_INIT_TEXT
-        assert window.image_view.image_size() == (64, 64)
+        assert window.image_view.current_array().shape[:2] == (64, 64)
         assert window.resolution_label.text() == '64x64'
     assert window.device_label.text() in ('cpu', 'cuda')
     assert window.ms_label.text().endswith(' ms')

@@ -15,12 +15,13 @@ from PyQt6.QtCore import QPoint, Qt
 from core import model_io
 from core import projection as core_projection
 from core.align import prepare_target
-from core.directions import DirectionSet
+from core.direction_set import DirectionSet
 from core.errors import Cancelled
 from core.image_losses import PerceptualLoss
-from core.noise import NoiseMaps, NoiseSpec, layer_resolution
+from core.noise_spec import NoiseMaps, NoiseSpec, layer_resolution
 from core.projection import companion_noise_file, save_noise_maps, save_projected_w
-from core.render import RenderRequest, Renderer
+from core.render import Renderer
+from core.request import RenderRequest
 from explorer import jobs
 from explorer.projection_dialog import ProjectionDialog
 from explorer.state import EditorModel

@@ -12,7 +12,7 @@ import torch
 
 import main
 from core import projection
-from core.align import align_face, center_crop, ffhq_quad, parse_landmarks, prepare_target, quad_to_output
+from core.align import align_face, center_crop, ffhq_quad, parse_landmarks, prepare_target
 from core.errors import StylescopeError
 from core.image_losses import PerceptualLoss, load_vgg, ms_ssim, psnr
 from core.model_io import save_network
@@ -23,6 +23,17 @@ from core.render import render_ws
 
 NET = dict(z_dim=16, c_dim=0, w_dim=16, img_resolution=16, img_channels=3, mapping_kwargs=dict(num_layers=2),
            synthesis_kwargs=dict(channel_base=512, channel_max=32))
+
+
+
+def quad_to_output(quad, size, points):
+    """Where photo points [K, 2] land in the aligned output of `size` pixels (pixel centres)."""
+    quad = np.asarray(quad, dtype=np.float64)
+    origin, ex, ey = quad[0] + 0.5, quad[3] - quad[0], quad[1] - quad[0]
+    d = np.asarray(points, dtype=np.float64) + 0.5 - origin
+    u = d @ ex / (ex @ ex) * size
+    v = d @ ey / (ey @ ey) * size
+    return np.stack([u, v], axis=-1) - 0.5
 
 
 def _G(noise_strength=0.0):

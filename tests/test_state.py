@@ -4,11 +4,15 @@ import json
 import numpy as np
 import pytest
 
-from core.directions import DirectionSet
+from core.direction_set import DirectionSet
 from core.errors import StylescopeError
-from core.noise import NoiseSpec, layer_resolution
-from core.render import Latent
-from explorer.state import (EditorModel, EditState, MixSource, latent_from_text, latent_to_text, read_session)
+from core.noise_spec import NoiseSpec, layer_resolution
+from core.request import Latent
+from core.session_file import read_session
+from explorer.drag_preview import Gesture
+from explorer.edit_state import EditState, MixSource
+from explorer.latent_text import latent_from_text, latent_to_text
+from explorer.state import EditorModel
 
 NUM_WS, W_DIM = 10, 16
 INFO = dict(num_ws=NUM_WS, w_dim=W_DIM, c_dim=0, fingerprint='aaaa', source='tiny.safetensors')
@@ -74,9 +78,9 @@ def test_undo_redo_and_drag_coalescing():
     model.update(seed=1)
     model.update(seed=2)
     for psi in (0.9, 0.8, 0.7):  # one drag
-        model.update(coalesce='psi', psi=psi)
+        model.update(Gesture('psi'), psi=psi)
     model.end_gesture()
-    model.update(coalesce='psi', psi=0.5)  # a new drag
+    model.update(Gesture('psi'), psi=0.5)  # a new drag
     assert model.state.psi == 0.5 and len(seen) == 6
     model.undo()
     assert model.state.psi == 0.7
@@ -97,10 +101,10 @@ def test_undo_redo_and_drag_coalescing():
 def test_dragging_ends_the_gesture():
     model = model_with_network()
     model.set_dragging(True)
-    model.update(coalesce='a', psi=0.5)
-    model.update(coalesce='a', psi=0.4)
+    model.update(Gesture('psi'), psi=0.5)
+    model.update(Gesture('psi'), psi=0.4)
     model.set_dragging(False)
-    model.update(coalesce='a', psi=0.3)
+    model.update(Gesture('psi'), psi=0.3)
     model.undo()
     assert model.state.psi == 0.4
     model.undo()
@@ -301,3 +305,58 @@ def test_sessions_store_noise_maps_once_and_older_sessions_still_load(tmp_path):
     compact = state.to_dict(compact=True)
     assert compact['noise_maps'] is None and compact['noise_maps_digest'] == key
     assert EditState.from_dict(state.to_dict()) == state  # inline outside a session
+
+
+# ----------------------------------------------------------------------------------------------
+# Events per field and the drag-preview policy, without a display
+
+def _blocks(resolutions):
+    """A network info's blocks as a skip StyleGAN2 reads its ws: b4 rows 0-1 (conv1, ToRGB), each
+    later block three rows starting at the previous block's ToRGB row; cost grows with the area."""
+    blocks, start = [], 0
+    for res in resolutions:
+        count = 2 if res == 4 else 3
+        blocks.append(dict(resolution=res, ws_start=start, ws_count=count, cost=res ** 2))
+        start += count - 1
+    return blocks
+
+
+def test_each_change_emits_only_its_fields_events():
+    model = model_with_network()
+    model.update(directions=dset(), alphas=(0.0, 0.0, 0.0))
+    fired = []
+    for name in model.events.names:
+        getattr(model.events, name).connect(lambda *args, name=name: fired.append(name))
+    model.set_state(model.state.with_alpha(1, 0.5), Gesture('alpha', 1))
+    assert fired == ['state', 'alphas', 'edited', 'history']
+    fired.clear()
+    model.set_state(model.state.with_alpha(1, 0.75), Gesture('alpha', 1))  # still edited: no 'edited'
+    assert fired == ['state', 'alphas', 'history']
+    fired.clear()
+    model.update(psi=0.7, cutoff=4)
+    assert fired == ['state', 'psi', 'cutoff', 'history']
+    fired.clear()
+    model.update(seed=3)
+    assert fired == ['state', 'seed', 'history']
+
+
+def test_drag_preview_policy():
+    from explorer.drag_preview import block_rows, noise_layer_rows, preview_resolution
+    blocks = _blocks([4, 8, 16, 32, 64, 128, 256])
+    info = dict(num_ws=14, can_preview=True, blocks=blocks)
+    assert block_rows(info, 16) == (3, 4, 5) and noise_layer_rows(info, 'b16.conv1') == (3, 4, 5)
+    assert preview_resolution(info, Gesture('alpha', 0, range(0, 14)), last_full_ms=20.0) is None  # fast: in full
+    slow = 1000.0  # a full frame of 1 s: the 100 ms budget stops the preview well before 256
+    res = preview_resolution(info, Gesture('alpha', 0, range(0, 14)), slow)
+    assert res is not None and 32 <= res < 256
+    assert preview_resolution(info, Gesture('alpha', 0, range(12, 14)), slow) is None  # finer than the preview
+    assert preview_resolution(info, None, slow) == res  # no gesture known: all rows
+    assert preview_resolution(dict(info, can_preview=False), None, slow) is None  # resnet: no early image
+    model = model_with_network()
+    model.network = dict(model.network, **info)
+    model.set_dragging(True)
+    model.update(Gesture('psi'), psi=0.5)
+    assert model.render_request(slow).preview and model.render_request(slow).preview_resolution == res
+    assert not model.render_request(slow, full=True).preview and not model.render_request(20.0).preview
+    model.set_dragging(False)
+    assert not model.render_request(slow).preview

@@ -11,10 +11,12 @@ import PIL.Image
 import pytest
 import torch
 
-from core import cli_video
+from cli import options as cli_options
+from cli import video as cli_video
 from core.errors import StylescopeError
 from core.networks import Generator
-from core.render import Latent, Renderer
+from core.render import Renderer
+from core.request import Latent
 from core.video import (Cancelled, VideoOptions, export_video, frame_count, interpolate, interpolation_requests,
                         keyframe_positions, sweep_alphas, sweep_requests, write_video)
 
@@ -166,15 +168,15 @@ def test_video_command(G, tmp_path, monkeypatch):
     with PIL.Image.open(tmp_path / 'walk.gif') as gif:
         assert gif.n_frames == 6
     assert cli_video.parse_grid('3x2') == (3, 2)
-    assert cli_video.split_direction_spec('d.npz:smile') == ('d.npz', 'smile')
-    assert cli_video.split_direction_spec('d.npz:2') == ('d.npz', 2)
-    assert cli_video.split_direction_spec('C:\\dirs\\d.npz') == ('C:\\dirs\\d.npz', None)
+    assert cli_options.split_direction_spec('d.npz:smile') == ('d.npz', 'smile')
+    assert cli_options.split_direction_spec('d.npz:2') == ('d.npz', 2)
+    assert cli_options.split_direction_spec('C:\\dirs\\d.npz') == ('C:\\dirs\\d.npz', None)
     with pytest.raises(StylescopeError, match='grid'):
         cli_video.parse_grid('2by2')
 
 
 def test_video_command_sweep_grid(G, tmp_path, monkeypatch):
-    from core.directions import DirectionSet
+    from core.direction_set import DirectionSet
     monkeypatch.setattr(cli_video, '_open_network', lambda path, device: types.SimpleNamespace(G=G, D=None, meta={}))
     DirectionSet(np.eye(G.w_dim)[:2], [1.0, 0.5], [0, 2], [G.num_ws, G.num_ws], ['tone', 'smile']).save(
         tmp_path / 'dirs.npz')
@@ -195,7 +197,7 @@ def test_video_command_sweep_grid(G, tmp_path, monkeypatch):
 
 def test_video_keyframes_from_a_saved_session(G, tmp_path, monkeypatch):
     from explorer.state import EditorModel
-    from core.render import RenderRequest
+    from core.request import RenderRequest
     monkeypatch.setattr(cli_video, '_open_network', lambda path, device: types.SimpleNamespace(G=G, D=None, meta={}))
     renderer = Renderer(G, 'cpu')
     model = EditorModel()

@@ -19,7 +19,7 @@ import torch
 
 from core.errors import StylescopeError
 
-IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff', '.gif', '.ppm', '.pgm')
+from train.dataset_tool import IMAGE_EXTENSIONS  # noqa: E402 (one list for the reader and the tool)
 CHANNELS = {'RGB': 3, 'L': 1}
 
 

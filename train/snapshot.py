@@ -31,29 +31,13 @@ _NETWORK_RE = re.compile(r'^network-snapshot-(\d+)\.safetensors$')
 _RUN_RE = re.compile(r'^(\d+)-')
 
 
-def atomic_write(path, write):
-    """write(tmp_path), fsync, then rename over path; the temporary file never survives."""
-    try:
-        with atomic_path(path) as tmp:
-            write(tmp)
-    except OSError as e:
-        raise StylescopeError(f'could not write {path} ({e.strerror or e}); check the folder is writable and has '
-                              f'free space.') from None
-
-
-def write_json(path, obj):
-    def write(tmp):
-        with open(tmp, 'w') as f:
-            json.dump(obj, f, indent=2)
-    atomic_write(path, write)
-
-
 def save_snapshot(run_dir, cur_nimg, G, D, G_ema, state, augment_p, training_set_kwargs):
     """Write the pair for cur_nimg; returns the network path."""
     number = cur_nimg // 1000
     state = dict(state, format=STATE_FORMAT, version=1, cur_nimg=cur_nimg)
     state_path = os.path.join(run_dir, STATE_NAME.format(number))
-    atomic_write(state_path + '.new', lambda tmp: torch.save(state, tmp))
+    with atomic_path(state_path + '.new') as tmp:
+        torch.save(state, tmp)
     net_path = os.path.join(run_dir, NETWORK_NAME.format(number))
     save_network(net_path, G_ema, D=D, G=G, extra_meta=dict(
         augment_p=augment_p, training_set_kwargs=training_set_kwargs, kimg=cur_nimg / 1000, cur_nimg=cur_nimg))
@@ -175,7 +159,5 @@ def trim_stats(run_dir, cur_nimg, name='stats.jsonl'):
             if entry.get('kimg', 0) * 1000 <= cur_nimg + 0.5:
                 keep.append(json.dumps(entry) + '\n')
 
-    def write(tmp):
-        with open(tmp, 'w') as f:
-            f.writelines(keep)
-    atomic_write(path, write)
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        f.writelines(keep)

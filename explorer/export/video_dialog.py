@@ -8,7 +8,7 @@ from PyQt6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDoubl
                              QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QRadioButton,
                              QSpinBox, QVBoxLayout)
 
-from core.render import Latent
+from core.request import Latent
 from explorer.widgets import JobBar, button_row, icon_from_array, message, push_button
 
 VIDEO_FILTER = 'MP4 video (*.mp4);;Animated GIF (*.gif);;Folder of PNG frames (*)'

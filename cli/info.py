@@ -1,17 +1,20 @@
 """`info`: what a network file holds (shapes, layer groups, parameter counts, fingerprint)."""
-from core.model_io import network_summary, open_network
+
+
+def add_parser(sub, parents=()):
+    p = sub.add_parser('info', parents=list(parents), help='describe a network file')
+    p.add_argument('path', metavar='PATH', help='network file or training run folder')
+    return p
 
 
 def _millions(count):
     return f'{count / 1e6:.2f}M ({count:,})'
 
 
-def _ws_range(start, end):
-    return 'none' if end <= start else f'{start}' if end == start + 1 else f'{start}-{end - 1}'
-
-
 def describe(net):
     """Lines of text for one LoadedNetwork."""
+    from core.model_io import network_summary
+    from core.ws_rows import rows_text
     G, meta, summary = net.G, net.meta, network_summary(net.G)
     res = G.img_resolution
     lines = [
@@ -22,7 +25,7 @@ def describe(net):
         ('c_dim', f'{G.c_dim}' + (' (unconditional)' if G.c_dim == 0 else ' classes')),
     ]
     for name, (start, end) in summary['layer_groups'].items():
-        lines.append((f'{name.capitalize()} ws', _ws_range(start, end)))
+        lines.append((f'{name.capitalize()} ws', rows_text(start, end)))
     lines += [('G mapping params', _millions(summary['params']['mapping'])),
               ('G synthesis params', _millions(summary['params']['synthesis']))]
     if net.D is not None:
@@ -35,6 +38,7 @@ def describe(net):
 
 
 def run(args):
+    from core.model_io import open_network
     net = open_network(args.path, device='cpu', want_D=True)
     print('\n'.join(describe(net)))
     return 0

@@ -5,28 +5,34 @@ Like the official script, --projected-w draws with the network's own noise (--no
 import os
 import sys
 
-from tqdm import tqdm
-
-from core.default_model import open_network_or_default
-from core.device import resolve_device
+from cli import options
 from core.errors import StylescopeError
-from core.images import make_grid, save_png
-from core.latent import class_vector, load_ws_file, parse_seeds
-from core.render import render_seeds, render_ws
+
+
+def add_parser(sub, parents=()):
+    p = sub.add_parser('generate', parents=list(parents), help='write images for a list of seeds',
+                       description='Write seedNNNN.png for each seed, as the official generate.py does.')
+    options.add_network(p)
+    p.add_argument('--seeds', metavar='LIST', help="seed list such as '0-7,42' (ranges inclusive)")
+    p.add_argument('--projected-w', metavar='FILE', help="draw saved ws instead (projected_w.npz, key 'w'; "
+                   "writes projNN.png; seeds are ignored)")
+    p.add_argument('--projected-noise', metavar='FILE',
+                   help="with --projected-w: draw with these noise maps (project's projected_noise.npz) instead of "
+                        "the network's own, so projNN.png is proj.png")
+    options.add_truncation(p)
+    options.add_noise_mode(p)
+    options.add_class(p)
+    p.add_argument('--outdir', default='out', metavar='DIR', help='output folder, created if needed (default: out)')
+    p.add_argument('--grid', action='store_true', help='also write all images tiled into grid.png')
+    options.add_device(p)
+    p.add_argument('--batch', type=int, default=8, metavar='N', help='images per forward pass (default: 8)')
+    return p
 
 
 def _check_options(args):
     if args.batch < 1:
         raise StylescopeError(f'--batch {args.batch} is not allowed: use a batch size of 1 or more')
-    if args.trunc_cutoff is not None and args.trunc_cutoff < 0:
-        raise StylescopeError(f'--trunc-cutoff {args.trunc_cutoff} is negative: use a ws index from 0 up')
-
-
-def _make_outdir(outdir):
-    try:
-        os.makedirs(outdir, exist_ok=True)
-    except OSError as e:
-        raise StylescopeError(f"cannot create output folder '{outdir}' ({e.strerror}): choose another --outdir")
+    options.check_cutoff(args.trunc_cutoff)
 
 
 def _png_metadata(args, meta, seed):
@@ -43,18 +49,25 @@ def _batches(items, size):
 def _run_projected_w(args):
     """Each ws of an .npz ('w' [n, num_ws, w_dim]) -> projNN.png, as the official generate.py."""
     import torch
+    from tqdm import tqdm
+
+    from core.default_model import open_network_or_default
+    from core.device import resolve_device
+    from core.images import save_png
+    from core.latent import load_ws_file
+    from core.render import render_ws
     if args.seeds is not None:
         print('warning: --seeds is ignored with --projected-w', file=sys.stderr)
     device = resolve_device(args.device)
     net = open_network_or_default(args.network, device)
     ws = torch.from_numpy(load_ws_file(args.projected_w, net.G.num_ws, net.G.w_dim)).to(device)
-    maps, noise_file = None, getattr(args, 'projected_noise', None)
+    maps, noise_file = None, args.projected_noise
     if noise_file:
         from core.projection import load_noise_maps
         maps = load_noise_maps(noise_file, net.G)
         if args.noise_mode == 'none':
             print('warning: --projected-noise is ignored with --noise-mode none (no noise at all)', file=sys.stderr)
-    _make_outdir(args.outdir)
+    options.make_outdir(args.outdir)
     for idx, w in enumerate(tqdm(ws, unit='img', desc='generate')):
         img = render_ws(net.G, w.unsqueeze(0), args.noise_mode, maps)[0]
         meta = {'Software': 'Stylescope', 'projected_w': os.path.abspath(args.projected_w), 'index': idx,
@@ -69,24 +82,33 @@ def _run_projected_w(args):
 
 def run(args):
     _check_options(args)
-    if getattr(args, 'projected_w', None):
+    if args.projected_w:
         return _run_projected_w(args)
-    if getattr(args, 'projected_noise', None):
+    if args.projected_noise:
         raise StylescopeError('--projected-noise goes with --projected-w: give the projected_w.npz its maps belong to')
     if args.seeds is None:
         raise StylescopeError('nothing to generate: give --seeds (such as 0-7) or --projected-w FILE')
+    from tqdm import tqdm
+
+    from core.default_model import open_network_or_default
+    from core.device import resolve_device
+    from core.images import make_grid, save_png
+    from core.latent import class_vector
+    from core.render import render_seeds
+    from core.seeds import parse_seeds
     seeds = parse_seeds(args.seeds)
     device = resolve_device(args.device)
     net = open_network_or_default(args.network, device)
     G = net.G
     if G.c_dim == 0 and args.class_idx is not None:
         print('warning: --class is ignored: the network is unconditional', file=sys.stderr)
-    c = class_vector(G.c_dim, args.class_idx, device)
-    _make_outdir(args.outdir)
+    class_vector(G.c_dim, args.class_idx)  # a missing or bad --class stops here, before any output
+    class_idx = args.class_idx if G.c_dim else None
+    options.make_outdir(args.outdir)
     kept = []
     with tqdm(total=len(seeds), unit='img', desc='generate') as progress:
         for batch in _batches(seeds, args.batch):
-            images = render_seeds(G, batch, c, args.trunc, args.trunc_cutoff, args.noise_mode)
+            images = render_seeds(G, batch, class_idx, args.trunc, args.trunc_cutoff, args.noise_mode)
             for seed, img in zip(batch, images):
                 save_png(os.path.join(args.outdir, f'seed{seed:04d}.png'), img, _png_metadata(args, net.meta, seed))
                 if args.grid:

@@ -14,24 +14,22 @@ so far. Each file is written under a temporary name and renamed when complete.
 import os
 import sys
 
+from cli import options
+from core.align import LANDMARK_HELP
 from core.errors import StylescopeError
 
-DEVICES = ('auto', 'cpu', 'cuda', 'mps')
-NETWORK_HELP = ('network file: official .pkl, Stylescope .safetensors or a training run folder '
-                '(default: the bundled model)')
 VIDEO_FPS = 10
 
 
 def add_parser(subparsers, parents=()):
     """Register `project` on an argparse subparsers object."""
-    from core.align import LANDMARK_HELP
     p = subparsers.add_parser(
         'project', parents=list(parents), help='find the latent of a photo (projection)',
         description='Optimise a w (then optionally w+) so that the network draws the target photo, with the '
                     "official projector's schedule and losses that need no download: the discriminator's "
                     'features (when the network file has D), MS-SSIM and a Laplacian-pyramid L1, plus VGG16 '
                     'from a local file with --vgg.')
-    p.add_argument('--network', metavar='PATH', help=NETWORK_HELP)
+    options.add_network(p)
     p.add_argument('--target', required=True, metavar='IMAGE', help='photo to project (.jpg, .png, ...)')
     p.add_argument('--outdir', required=True, metavar='DIR', help='output folder, created if needed')
     p.add_argument('--num-steps', type=int, default=1000, metavar='N', help='steps in W (default: 1000)')
@@ -51,9 +49,8 @@ def add_parser(subparsers, parents=()):
                    'it: adds its feature distance to the loss')
     p.add_argument('--loss-weights', metavar='NAME=W,...',
                    help='override loss weights, e.g. d_features=1,ms_ssim=0.5,laplacian_l1=1,vgg=1 (0 turns one off)')
-    p.add_argument('--class', dest='class_idx', type=int, default=None, metavar='IDX',
-                   help='class index, required for conditional networks')
-    p.add_argument('--device', choices=DEVICES, default='auto', help='torch device (default: auto = CUDA if present)')
+    options.add_class(p)
+    options.add_device(p)
     return p
 
 
@@ -75,13 +72,6 @@ def parse_loss_weights(text):
                                   f"{', '.join(DEFAULT_WEIGHTS)} and weights of 0 or more")
         weights[name] = value
     return weights
-
-
-def _make_outdir(outdir):
-    try:
-        os.makedirs(outdir, exist_ok=True)
-    except OSError as e:
-        raise StylescopeError(f"cannot create output folder '{outdir}' ({e.strerror}): choose another --outdir")
 
 
 class _Run:
@@ -115,6 +105,7 @@ def run(args):
 
     from core import projection
     from core.align import prepare_target
+    from core.atomic import write_json
     from core.default_model import open_network_or_default
     from core.device import resolve_device
     from core.image_losses import load_vgg
@@ -122,9 +113,9 @@ def run(args):
     from core.latent import class_vector
     from core.video import write_video
 
-    options = projection.ProjectionOptions(num_steps=args.num_steps, space=args.space, w_plus_steps=args.w_plus_steps,
-                                           seed=args.seed, loss_weights=parse_loss_weights(args.loss_weights),
-                                           noise_init=args.noise_init)
+    settings = projection.ProjectionOptions(num_steps=args.num_steps, space=args.space, w_plus_steps=args.w_plus_steps,
+                                            seed=args.seed, loss_weights=parse_loss_weights(args.loss_weights),
+                                            noise_init=args.noise_init)
     device = resolve_device(args.device)
     net = open_network_or_default(args.network, device, want_D=True)
     G = net.G
@@ -134,10 +125,10 @@ def run(args):
     if net.meta.get('random_init'):
         print('warning: the default network is an untrained stand-in: projections will not look like the photo',
               file=sys.stderr)
-    _make_outdir(args.outdir)
+    options.make_outdir(args.outdir)
     out = lambda name: os.path.join(args.outdir, name)  # noqa: E731
 
-    projector = projection.Projector(G, target, D=net.D, vgg=vgg, options=options, c=c)
+    projector = projection.Projector(G, target, D=net.D, vgg=vgg, options=settings, c=c)
     print(f'loss: {projector.describe_loss()}')
     if net.D is None:
         print('note: the network file has no discriminator, so its features are not part of the loss')
@@ -159,12 +150,12 @@ def run(args):
     result = projector.result()
     meta = result.meta(network=net.meta.get('source'), fingerprint=net.meta.get('fingerprint'),
                        target=os.path.abspath(args.target), class_idx=args.class_idx, seed=args.seed,
-                       alignment=align_info, options=projection.options_dict(options), interrupted=loop.interrupted,
+                       alignment=align_info, options=projection.options_dict(settings), interrupted=loop.interrupted,
                        noise_file='projected_noise.npz')
     save_png(out('proj.png'), result.image)
     projection.save_projected_w(out('projected_w.npz'), result.ws, meta)
     projection.save_noise_maps(out('projected_noise.npz'), result.noise)
-    projection.save_json(out('projection.json'), meta)
+    write_json(out('projection.json'), meta, indent=2)
     written = 'target.png, proj.png, projected_w.npz, projected_noise.npz, projection.json'
     if args.save_video and video_note is None:
         written += ', proj.mp4'

@@ -10,9 +10,11 @@ import json
 import os
 import time
 
+from cli import options
 
-def add_parser(sub, parents):
-    p = sub.add_parser('metrics', parents=parents, help='compute FID / KID of a network',
+
+def add_parser(sub, parents=()):
+    p = sub.add_parser('metrics', parents=list(parents), help='compute FID / KID of a network',
                        description='fid*/kid* use the official Inception file (--inception, never downloaded); '
                                    'pxfid*/pxkid* need no weights but are not comparable with published numbers.')
     p.add_argument('--network', required=True, metavar='PATH', help='network file or training run folder')
@@ -21,8 +23,7 @@ def add_parser(sub, parents):
     p.add_argument('--data', metavar='DIR|ZIP', help='real images (default: the dataset the snapshot was trained on)')
     p.add_argument('--mirror', action='store_true', default=None, help='include x-flipped reals')
     p.add_argument('--inception', metavar='PATH', help='official Inception TorchScript file (inception-2015-12-05.pt)')
-    p.add_argument('--device', choices=('auto', 'cpu', 'cuda', 'mps'), default='auto',
-                   help='torch device (default: auto = CUDA if present)')
+    options.add_device(p)
     return p
 
 

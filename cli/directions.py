@@ -8,30 +8,28 @@
   directions show    F.npz --network N --out strip.png [--seeds 0-5] [--steps 7] [--alpha 3]
 
 `show` draws, for each direction and each seed, one row of `steps` images from -alpha to
-+alpha slider units (rows: direction 0 seed 0, direction 0 seed 1, ...).
++alpha slider units (rows: direction 0 seed 0, direction 0 seed 1, ...). On a conditional
+network every action takes `--class` as `generate` does; without it each seed shows the class
+drawn from its own RNG (NVIDIA's visualiser), and PCA's samples draw random classes.
 """
 import dataclasses
 import os
 
+from cli import options
+from core.direction_set import DEFAULT_COMPONENTS, SAMPLE_SEED
 from core.errors import StylescopeError
 
-# Only light imports up here: main.py builds this parser for every command, even `--help`.
-# torch, numpy, tqdm and core.directions are imported by the actions that use them.
-
-DEVICES = ('auto', 'cpu', 'cuda', 'mps')
-NETWORK_HELP = ('network file: official .pkl, Stylescope .safetensors or a training run folder '
-                '(default: the bundled model)')
 MAX_GRID_PIXELS = 400_000_000  # about 1.2 GB of RGB: beyond this `show` asks for fewer rows or smaller cells
-DEFAULT_COMPONENTS = 80        # = core.directions.DEFAULT_COMPONENTS (GANSpace's default)
-SAMPLE_SEED = 1                # = core.directions.SAMPLE_SEED (GANSpace's RandomState(1))
+CLASS_HELP = 'class of a conditional network (default: each seed draws its own, as NVIDIA\'s visualiser)'
 
 
 # ----------------------------------------------------------------------------------------------
 # Parser
 
-def _network_args(p):
-    p.add_argument('--network', metavar='PATH', help=NETWORK_HELP)
-    p.add_argument('--device', choices=DEVICES, default='auto', help='torch device (default: auto = CUDA if present)')
+def _network_args(p, with_class=True):
+    options.add_network_and_device(p)
+    if with_class:
+        options.add_class(p, CLASS_HELP)
 
 
 def add_parser(sub, parents=()):
@@ -63,7 +61,9 @@ def add_parser(sub, parents=()):
     a = actions.add_parser('svm', parents=parents, help='linear SVM boundary from labelled seeds (InterfaceGAN)')
     _network_args(a)
     a.add_argument('--out', required=True, metavar='F.npz', help='direction file to write')
-    a.add_argument('--labels', required=True, metavar='CSV', help="'seed,label' rows, label 0 or 1")
+    a.add_argument('--labels', required=True, metavar='CSV',
+                   help="'seed,label' rows, label 0 or 1; a third column 'class' names the class each picture was "
+                        'drawn with')
     a.add_argument('--psi', type=float, default=1.0,
                    help='truncation psi the labelled images were drawn with (default: 1)')
     a.add_argument('--name', default=None, help='direction name (default: the label file name)')
@@ -83,7 +83,7 @@ def add_parser(sub, parents=()):
     a = actions.add_parser('import', parents=parents, help='convert another tool\'s direction file')
     a.add_argument('source', metavar='FILE',
                    help='InterfaceGAN .npy, GANSpace .npz, rosinality .pt or projected_w .npz')
-    _network_args(a)
+    _network_args(a, with_class=False)
     a.add_argument('--out', required=True, metavar='F.npz', help='direction file to write')
 
     a = actions.add_parser('show', parents=parents, help='render a strip of edits per direction and seed')
@@ -97,7 +97,7 @@ def add_parser(sub, parents=()):
     a.add_argument('--only', metavar='LIST',
                    help="directions to draw, by name or index: 'PC0,PC3' or '0-4' (default: all)")
     a.add_argument('--cell', type=int, default=256, metavar='PX', help='shrink images larger than this (default: 256)')
-    a.add_argument('--noise-mode', choices=('const', 'random', 'none'), default='const', help='(default: const)')
+    options.add_noise_mode(a)
     return p
 
 
@@ -105,44 +105,34 @@ def add_parser(sub, parents=()):
 # Helpers
 
 def _open_network(args, want_D=False):
-    """The LoadedNetwork of --network (tests replace this)."""
+    """The LoadedNetwork of --network, its --class checked (tests replace this)."""
     from core.default_model import open_network_or_default
     from core.device import resolve_device
-    return open_network_or_default(args.network, resolve_device(args.device), want_D=want_D)
+    net = open_network_or_default(args.network, resolve_device(args.device), want_D=want_D)
+    _check_class(args, net.G)
+    return net
 
 
-def parse_layers(text, num_ws):
-    """'A-B' (inclusive) or 'A' -> (start, end) with end exclusive; None -> all ws."""
-    if text is None:
-        return 0, num_ws
-    try:
-        first, _, last = str(text).partition('-')
-        start, end = int(first), int(last or first) + 1
-    except ValueError:
-        start, end = -1, -1
-    if not 0 <= start < end <= num_ws:
-        raise StylescopeError(f"--layers '{text}' is not a ws range of this network: use A-B with "
-                              f'0 <= A <= B <= {num_ws - 1}')
-    return start, end
-
-
-def parse_condition(spec):
-    """'F.npz:NAME' -> (path, NAME); 'F.npz' -> (path, None). A colon inside a path (C:\\) is kept."""
-    path, sep, name = spec.rpartition(':')
-    if not sep or not path or '/' in name or '\\' in name:
-        return spec, None
-    return path, name or None
+def _check_class(args, G):
+    class_idx = getattr(args, 'class_idx', None)
+    if class_idx is None:
+        return
+    if G.c_dim == 0:
+        raise StylescopeError(f'--class {class_idx} was given but the network is unconditional: drop --class')
+    if not 0 <= class_idx < G.c_dim:
+        raise StylescopeError(f'class {class_idx} is out of range: this network has {G.c_dim} classes, '
+                              f'use --class 0 to {G.c_dim - 1}')
 
 
 def conditions_from_specs(specs, G):
     """The vectors [M, w_dim] named by --orthogonal-to specs, or None when there are none."""
     import numpy as np
 
-    from core import directions as dirs
+    from core.direction_files import open_directions
     rows = []
     for spec in specs:
-        path, name = parse_condition(spec)
-        dset = dirs.open_directions(path, G)
+        path, name = options.split_direction_spec(spec)
+        dset = open_directions(path, G)
         rows.append(dset.vectors if name is None else dset.vectors[dset.index(name)][None])
     return np.concatenate(rows) if rows else None
 
@@ -177,11 +167,11 @@ def _select(dset, text):
 def _run_pca(args):
     from tqdm import tqdm
 
-    from core import directions as dirs
+    from core.directions import PCADirections
     if args.samples < 2 or args.chunk < 1 or args.components < 1:
         raise StylescopeError('--samples must be at least 2, --chunk and --components at least 1: raise them')
     G = _open_network(args).G
-    pca = dirs.PCADirections(args.components, args.samples, args.chunk, args.seed)
+    pca = PCADirections(args.components, args.samples, args.chunk, args.seed, class_idx=args.class_idx)
     with tqdm(total=args.samples, unit='w', desc='pca') as bar:
         pca.fit(G, progress=lambda done, total: bar.update(done - bar.n))
     _save(pca.directions_, args.out)
@@ -191,24 +181,32 @@ def _run_pca(args):
 
 
 def _run_sefa(args):
-    from core import directions as dirs
+    from core.directions import SeFaDirections
+    from core.ws_rows import parse_row_range
     if args.components < 1:
         raise StylescopeError('--components must be at least 1: raise it')
     G = _open_network(args).G
-    sefa = dirs.SeFaDirections(parse_layers(args.layers, G.num_ws), args.components, args.include_torgb).fit(G)
+    sefa = SeFaDirections(parse_row_range(args.layers, G.num_ws), args.components, args.include_torgb,
+                          class_idx=args.class_idx).fit(G)
     _save(sefa.directions_, args.out)
     print(f'wrote {args.out}: {len(sefa.directions_)} SeFa directions from {len(sefa.layer_names_)} layers '
           f"({', '.join(sefa.layer_names_)})")
 
 
 def _run_svm(args):
-    from core import directions as dirs
-    seeds, labels = dirs.labels_from_csv(args.labels)
+    from core.directions import SVMDirection
+    from core.label_file import labels_from_csv
+    from core.ws_rows import parse_row_range
+    seeds, labels, classes = labels_from_csv(args.labels)
     G = _open_network(args).G
+    if classes is not None and args.class_idx is not None:
+        raise StylescopeError(f"'{args.labels}' names each seed's class, and --class names another: drop --class")
     conditions = conditions_from_specs(args.orthogonal_to, G)
     name = args.name or os.path.splitext(os.path.basename(args.labels))[0]
-    svm = dirs.SVMDirection(orthogonal_to=conditions)
-    dset = svm.fit_from_seeds(G, seeds, labels, psi=args.psi, name=name, layers=parse_layers(args.layers, G.num_ws))
+    svm = SVMDirection(orthogonal_to=conditions)
+    dset = svm.fit_from_seeds(G, seeds, labels, psi=args.psi, name=name,
+                              layers=parse_row_range(args.layers, G.num_ws),
+                              classes=classes if classes is not None else args.class_idx)
     _save(dset, args.out)
     print(f"wrote {args.out}: direction '{name}' from {len(seeds)} labelled seeds "
           f'(training accuracy {svm.accuracy_:.1%}{", conditioned" if conditions is not None else ""})')
@@ -217,16 +215,18 @@ def _run_svm(args):
 def _run_suggest(args):
     from tqdm import tqdm
 
-    from core import directions as dirs
-    from core.latent import parse_seeds
+    from core.direction_files import open_directions
+    from core.directions import suggest_layer_ranges
+    from core.seeds import parse_seeds
     net = _open_network(args, want_D=args.use_d)
     if args.use_d and net.D is None:
         raise StylescopeError(f"--use-d needs a discriminator but '{args.network}' has none: drop --use-d")
-    dset = dirs.open_directions(args.directions, net.G)
+    dset = open_directions(args.directions, net.G)
     seeds = parse_seeds(args.seeds)
     with tqdm(total=len(dset), unit='dir', desc='suggest') as bar:
-        out = dirs.suggest_layer_ranges(net.G, dset, D=net.D if args.use_d else None, seeds=seeds, alpha=args.alpha,
-                                        psi=args.psi, progress=lambda done, total: bar.update(done - bar.n))
+        out = suggest_layer_ranges(net.G, dset, D=net.D if args.use_d else None, seeds=seeds, alpha=args.alpha,
+                                   psi=args.psi, class_idx=args.class_idx,
+                                   progress=lambda done, total: bar.update(done - bar.n))
     _save(out, args.out)
     for name, s, e in zip(out.names, out.layer_start, out.layer_end):
         print(f'{name}: ws {s}-{e - 1}')
@@ -234,10 +234,11 @@ def _run_suggest(args):
 
 
 def _run_import(args):
-    from core import directions as dirs
+    from core.direction_files import open_directions
+    from core.model_io import fingerprint
     G = _open_network(args).G
-    dset = dirs.open_directions(args.source, G)
-    meta = dict(dset.meta, fingerprint=dset.meta.get('fingerprint') or dirs.model_fingerprint(G), num_ws=G.num_ws)
+    dset = open_directions(args.source, G)
+    meta = dict(dset.meta, fingerprint=dset.meta.get('fingerprint') or fingerprint(G), num_ws=G.num_ws)
     dset = dataclasses.replace(dset, meta=meta)
     _save(dset, args.out)
     print(f"wrote {args.out}: {len(dset)} direction{'s' * (len(dset) != 1)} from {args.source}")
@@ -249,30 +250,31 @@ def _run_show(args):
     import torch
     from tqdm import tqdm
 
-    from core import directions as dirs
+    from core.direction_files import open_directions
+    from core.directions import seed_classes
     from core.images import make_grid, save_png
-    from core.latent import parse_seeds
+    from core.latent import add_offsets, ws_from_seeds
     from core.render import render_ws  # no_grad inside
+    from core.seeds import parse_seeds
     if args.steps < 1 or args.cell < 8:
         raise StylescopeError('--steps must be at least 1 and --cell at least 8: raise them')
     seeds = parse_seeds(args.seeds)
     G = _open_network(args).G
-    dset = _select(dirs.open_directions(args.directions, G), args.only)
+    dset = _select(open_directions(args.directions, G), args.only)
     cell = min(args.cell, G.img_resolution)
     if len(dset) * len(seeds) * args.steps * cell * cell > MAX_GRID_PIXELS:
         raise StylescopeError(f'{len(dset)} directions x {len(seeds)} seeds x {args.steps} steps make too large an '
                               'image: pick fewer with --only or --seeds, or smaller cells with --cell')
-    device = next(G.parameters()).device
-    w = torch.from_numpy(dirs.w_from_seeds(G, seeds, args.psi)).to(device, torch.float32)
+    base = ws_from_seeds(G, seeds, seed_classes(G, seeds, args.class_idx), args.psi)
     alphas = np.linspace(-args.alpha, args.alpha, args.steps)
     images = []
     with tqdm(total=len(dset) * len(seeds), unit='row', desc='show') as bar:
         for k in range(len(dset)):
-            sweep = np.zeros([args.steps, len(dset)])
-            sweep[:, k] = alphas
             for i in range(len(seeds)):
-                ws = dset.apply(w[i:i + 1].repeat(args.steps, 1)[:, None].repeat(1, G.num_ws, 1), sweep)
-                for img in render_ws(G, ws, noise_mode=args.noise_mode):
+                sliders = np.zeros([args.steps, len(dset)])
+                sliders[:, k] = alphas
+                sweep = torch.cat([add_offsets(base[i:i + 1], dset.offsets_for(one)) for one in sliders])
+                for img in render_ws(G, sweep, noise_mode=args.noise_mode):
                     if cell != G.img_resolution:
                         pil = PIL.Image.fromarray(img[:, :, 0] if img.shape[2] == 1 else img)
                         img = np.asarray(pil.resize((cell, cell), PIL.Image.LANCZOS)).reshape(cell, cell, -1)

@@ -12,11 +12,11 @@ imports stay light: main.py builds the parser without loading torch.
 import os
 import sys
 
-FLAG_HELP = 'override the preset'
+from cli import options
 
 
-def add_parser(sub, parents):
-    p = sub.add_parser('train', parents=parents, help='train a model on a dataset (StyleGAN2-ADA)',
+def add_parser(sub, parents=()):
+    p = sub.add_parser('train', parents=list(parents), help='train a model on a dataset (StyleGAN2-ADA)',
                        description='Train StyleGAN2-ADA. Presets as the official --cfg; every value can be '
                                    'overridden. Run under torchrun for several GPUs/processes.')
     p.add_argument('--data', metavar='DIR|ZIP', help="training images: a folder or a zip made with 'dataset'")
@@ -51,8 +51,7 @@ def add_parser(sub, parents):
     g.add_argument('--metrics', metavar='LIST', help='metrics at every snapshot, e.g. pxfid5k_full or fid50k_full')
     g.add_argument('--inception', metavar='PATH', help='official Inception .pt file for fid/kid metrics')
     g.add_argument('--workers', type=int, metavar='N', help='data-loading processes (default: 3 on CUDA, 0 on CPU)')
-    p.add_argument('--device', choices=('auto', 'cpu', 'cuda', 'mps'), default='auto',
-                   help='torch device (default: auto = CUDA if present)')
+    options.add_device(p)
     p.add_argument('--dry-run', action='store_true', help='print the options and exit')
     return p
 
@@ -94,6 +93,7 @@ def _find_continuation(resume, outdir):
 
 def _plan(args, world):
     """Rank 0 decides what to run: -> (cfg dict, run_dir, Resume or None) or None for --dry-run."""
+    from core.atomic import write_json
     from core.errors import StylescopeError
     from train import snapshot
     from train.dataset import ImageDataset
@@ -144,8 +144,8 @@ def _plan(args, world):
         name = os.path.splitext(os.path.basename(os.path.normpath(cfg.data)))[0]
         desc = f'{name}-{cfg.cfg}' + ('-cond' if cfg.cond else '') + ('-mirror' if cfg.mirror else '')
         run_dir = snapshot.new_run_dir(args.outdir, desc)
-        snapshot.write_json(os.path.join(run_dir, 'training_options.json'),
-                            dict(cfg.to_dict(), world_size=world, resume=args.resume))
+        write_json(os.path.join(run_dir, 'training_options.json'),
+                   dict(cfg.to_dict(), world_size=world, resume=args.resume), indent=2)
     print(f'run folder: {run_dir}')
     return cfg.to_dict(), run_dir, resume
 

@@ -3,15 +3,11 @@
     python main.py video --seeds 1,5,9 --interp slerp --loop --out walk.mp4
     python main.py video --seeds 1-4 --grid 2x2 --sweep dirs.npz:smile --amount 3 --out smile.gif
 """
-import os
 import re
 import sys
 
+from cli import options
 from core.errors import StylescopeError
-
-DEVICES = ('auto', 'cpu', 'cuda', 'mps')
-NETWORK_HELP = ('network file: official .pkl, Stylescope .safetensors or a training run folder '
-                '(default: the bundled model)')
 
 
 def add_parser(subparsers, parents=()):
@@ -20,7 +16,7 @@ def add_parser(subparsers, parents=()):
         'video', parents=list(parents), help='write an interpolation or direction-sweep video',
         description='Interpolate between keyframes (seeds and saved w) or sweep a direction, and write an '
                     'mp4, a gif or a folder of png frames. The same arguments always give the same frames.')
-    p.add_argument('--network', metavar='PATH', help=NETWORK_HELP)
+    options.add_network(p)
     p.add_argument('--seeds', metavar='LIST', help="keyframe seeds such as '1,5,9' or '0-3' (ranges inclusive)")
     p.add_argument('--w-files', nargs='+', default=[], metavar='FILE',
                    help="saved w as keyframes (.npz with key 'w', e.g. projected_w.npz, or .npy); after the seeds")
@@ -43,15 +39,11 @@ def add_parser(subparsers, parents=()):
                    help='output format (default: from --out: .mp4, .gif, otherwise a folder of png frames)')
     p.add_argument('--quality', type=float, default=8, help='mp4 quality, 1 (small) to 10 (best) (default: 8)')
     p.add_argument('--size', type=int, default=None, metavar='PX', help='pixels per cell (default: the model\'s)')
-    p.add_argument('--trunc', type=float, default=1.0, metavar='PSI', help='truncation psi (default: 1)')
-    p.add_argument('--trunc-cutoff', type=int, default=None, metavar='N',
-                   help='truncate only ws rows 0..N-1 (default: all)')
-    p.add_argument('--class', dest='class_idx', type=int, default=None, metavar='IDX',
-                   help='class index, required for conditional networks')
-    p.add_argument('--noise-mode', choices=('const', 'random', 'none'), default='const',
-                   help='per-pixel noise (default: const)')
+    options.add_truncation(p)
+    options.add_class(p)
+    options.add_noise_mode(p)
     p.add_argument('--noise-seed', type=int, default=0, metavar='N', help='seed of random noise (default: 0)')
-    p.add_argument('--device', choices=DEVICES, default='auto', help='torch device (default: auto = CUDA if present)')
+    options.add_device(p)
     p.add_argument('--out', required=True, metavar='PATH', help='output .mp4, .gif or folder for png frames')
     return p
 
@@ -64,30 +56,18 @@ def parse_grid(text):
     return int(match.group(1)), int(match.group(2))
 
 
-def split_direction_spec(spec):
-    """'dirs.npz:smile' -> ('dirs.npz', 'smile'); 'dirs.npz' -> ('dirs.npz', None). A name that
-    is a number is an index. A colon that belongs to the path (C:\\...) is not a separator."""
-    path, name = spec, None
-    if ':' in spec and not os.path.exists(spec):
-        head, tail = spec.rsplit(':', 1)
-        if head and tail and not any(sep in tail for sep in '/\\'):
-            path, name = head, tail
-    if name is not None and re.fullmatch(r'-?\d+', name):
-        name = int(name)
-    return path, name
-
-
 def _load_direction(spec, G):
-    from core import directions
-    path, name = split_direction_spec(spec)
-    dset = directions.load(path, G=G)
+    from core.direction_files import open_directions
+    path, name = options.split_direction_spec(spec)
+    dset = open_directions(path, G)
     k = dset.index(0 if name is None else name)
     return dset.names[k], dset.vectors[k], float(dset.scales[k]), int(dset.layer_start[k]), int(dset.layer_end[k])
 
 
 def _keyframes(args, G):
-    from core.latent import load_ws_file, parse_seeds
-    from core.render import Latent
+    from core.latent import load_ws_file
+    from core.request import Latent
+    from core.seeds import parse_seeds
     keys = [Latent(seed=s) for s in parse_seeds(args.seeds)] if args.seeds else []
     for path in args.w_files:
         keys.extend(Latent(w=w) for w in load_ws_file(path, G.num_ws, G.w_dim))
@@ -107,17 +87,16 @@ def _open_network(path, device):
 def run(args):
     from tqdm import tqdm
 
-    from core.device import resolve_device
-    from core.noise import NoiseSpec
-    from core.render import Renderer
     from core import video
+    from core.device import resolve_device
+    from core.noise_spec import NoiseSpec
+    from core.render import Renderer
 
-    if args.trunc_cutoff is not None and args.trunc_cutoff < 0:
-        raise StylescopeError(f'--trunc-cutoff {args.trunc_cutoff} is negative: use a ws index from 0 up')
+    options.check_cutoff(args.trunc_cutoff)
     fmt = video.check_output(args.out, args.format, args.quality)
-    options = video.VideoOptions(fps=args.fps, duration=args.duration, interp=args.interp, space=args.space,
-                                 loop=args.loop, psi=args.trunc, cutoff=args.trunc_cutoff, class_idx=args.class_idx,
-                                 noise=NoiseSpec(args.noise_mode, args.noise_seed), size=args.size)
+    settings = video.VideoOptions(fps=args.fps, duration=args.duration, interp=args.interp, space=args.space,
+                                  loop=args.loop, psi=args.trunc, cutoff=args.trunc_cutoff, class_idx=args.class_idx,
+                                  noise=NoiseSpec(args.noise_mode, args.noise_seed), size=args.size)
     cols, rows = parse_grid(args.grid) if args.grid else (None, None)
     device = resolve_device(args.device)
     net = _open_network(args.network, device)
@@ -130,10 +109,10 @@ def run(args):
         if cols is not None and cols * rows != len(keys):
             raise StylescopeError(f'a {cols}x{rows} sweep grid needs {cols * rows} seeds / w, got {len(keys)}')
         name, vector, scale, start, end = _load_direction(args.sweep, G)
-        requests = video.sweep_requests(renderer, keys, vector, scale, start, end, args.amount, options)
+        requests = video.sweep_requests(renderer, keys, vector, scale, start, end, args.amount, settings)
         what = f"sweep of '{name}' (+-{args.amount:g})"
     else:
-        requests = video.interpolation_requests(renderer, keys, options, n_cells=1 if cols is None else cols * rows)
+        requests = video.interpolation_requests(renderer, keys, settings, n_cells=1 if cols is None else cols * rows)
         what = f'{args.interp} through {len(keys) // (1 if cols is None else cols * rows)} keyframes'
     n_frames = len(requests)
     with tqdm(total=n_frames, unit='frame', desc='video') as bar:

@@ -1,11 +1,18 @@
 """`convert`: any network file -> Stylescope .safetensors, keeping G_ema, D and G when present."""
 from core.errors import StylescopeError
-from core.model_io import open_network, save_network
 
 CARRIED_META = ('augment_p', 'training_set_kwargs')  # training facts worth keeping in the new file
 
 
+def add_parser(sub, parents=()):
+    p = sub.add_parser('convert', parents=list(parents), help='convert a network file to Stylescope .safetensors')
+    p.add_argument('src', metavar='SRC', help='network file or training run folder')
+    p.add_argument('dst', metavar='DST.safetensors', help='output file')
+    return p
+
+
 def run(args):
+    from core.model_io import open_network, save_network
     if not str(args.dst).lower().endswith('.safetensors'):
         raise StylescopeError(f"output '{args.dst}' must end in .safetensors: name it like model.safetensors")
     net = open_network(args.src, device='cpu', want_training=True)

@@ -1,0 +1,159 @@
+"""What one picture is made of, as immutable plain data: `RenderRequest` and its parts, and the
+`RenderResult` that comes back. No torch, no Qt: the explorer builds requests from its editing
+state and hands them to the render thread; core.render turns them into images.
+
+Edit order (DESIGN.md): ws = truncate(mapping(z)) (psi, cutoff); `mixing` replaces whole ws rows;
+`offsets` add the direction edits, each `amount * vector` on ws rows [start, end) with amount =
+slider value * the direction's unit (`slider_offset`), so edits are not shrunk by psi. An
+explicit w (a loaded or projected one) is used as it is: psi does not reach it.
+"""
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.errors import StylescopeError
+from core.frozen import FrozenArray, frozen
+from core.noise_spec import NoiseSpec
+from core.seeds import check_seed
+
+
+@dataclass(frozen=True)
+class Latent:
+    """One latent source: a seed (official seed -> z), an explicit z [z_dim], or an explicit
+    w [w_dim] / ws [num_ws, w_dim] (a saved or projected w). Give exactly one; arrays are frozen
+    on construction."""
+    seed: int = None
+    z: FrozenArray = None
+    w: FrozenArray = None
+
+    def __post_init__(self):
+        object.__setattr__(self, 'z', frozen(self.z))
+        object.__setattr__(self, 'w', frozen(self.w))
+        given = [name for name in ('seed', 'z', 'w') if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f'a Latent needs exactly one of seed, z, w (got {given or "none"})')
+        if self.seed is not None:
+            object.__setattr__(self, 'seed', check_seed(self.seed))
+
+    @classmethod
+    def of(cls, value):
+        """An int is a seed; a Latent stays as it is."""
+        return value if isinstance(value, Latent) else cls(seed=value)
+
+
+@dataclass(frozen=True)
+class Mix:
+    """Style mixing: copy ws `rows` from `source` (a Latent or a seed). Seeds are mapped with the
+    request's class, psi and cutoff."""
+    source: Latent
+    rows: tuple
+
+    def __post_init__(self):
+        object.__setattr__(self, 'source', Latent.of(self.source))
+        object.__setattr__(self, 'rows', tuple(sorted({int(r) for r in self.rows})))
+
+
+@dataclass(frozen=True)
+class Offset:
+    """A direction edit already scaled: adds `amount * vector` to ws rows [start, end)."""
+    vector: FrozenArray
+    amount: float
+    start: int
+    end: int
+
+    def __post_init__(self):
+        object.__setattr__(self, 'vector', FrozenArray(self.vector))
+        object.__setattr__(self, 'amount', float(self.amount))
+        object.__setattr__(self, 'start', int(self.start))
+        object.__setattr__(self, 'end', int(self.end))
+
+
+def slider_offset(vector, scale, alpha, start, end):
+    """The edit of a direction slider at `alpha` (in the direction's unit `scale`): the one place
+    where a slider value becomes a W offset, alpha * scale * vector on rows [start, end)."""
+    return Offset(vector, float(alpha) * float(scale), start, end)
+
+
+def offsets_from_directions(directions, alphas):
+    """Offsets for slider values `alphas` [K] of a direction set (anything with `vectors [K, w_dim]`,
+    `scales [K]`, `layer_start [K]`, `layer_end [K]`). Zero sliders are left out, so they cost
+    nothing and do not change the cache keys."""
+    return tuple(slider_offset(np.asarray(directions.vectors[k]), directions.scales[k], alpha,
+                               directions.layer_start[k], directions.layer_end[k])
+                 for k, alpha in enumerate(alphas) if alpha)
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """Everything that decides one image; immutable, hashable, cheap to compare.
+
+    Base latent: `w` if given, else `z`, else `seed`. `class_idx`, `psi` and `cutoff` apply to
+    every mapped latent (seeds and z, the mixing sources' too). `noise` (a NoiseSpec) says how
+    every noise layer draws its noise, including explicit maps (a projected latent's optimised
+    ones: `noise.maps`). `preview` stops synthesis at the block of `preview_resolution` (see
+    core.render.Renderer); `preview_always` keeps it a preview even when every block up to it is
+    cached (for a caller that knows its change reaches the preview, such as a slider dragged back
+    to an earlier value). `output_size` resizes the result (None: as rendered). `request_id` is
+    carried to the result and not compared."""
+    seed: int = 0
+    z: FrozenArray = None
+    w: FrozenArray = None
+    class_idx: int = None
+    psi: float = 1.0
+    cutoff: int = None
+    mixing: tuple = ()
+    offsets: tuple = ()
+    noise: NoiseSpec = NoiseSpec()
+    preview: bool = False
+    preview_resolution: int = 128
+    preview_always: bool = False
+    output_size: int = None
+    request_id: int = field(default=0, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, 'z', frozen(self.z))
+        object.__setattr__(self, 'w', frozen(self.w))
+        if self.w is None and self.z is None:
+            object.__setattr__(self, 'seed', check_seed(self.seed))
+        object.__setattr__(self, 'psi', float(self.psi))
+        object.__setattr__(self, 'mixing', tuple(m if isinstance(m, Mix) else Mix(*m) for m in self.mixing))
+        object.__setattr__(self, 'offsets', tuple(o if isinstance(o, Offset) else Offset(*o) for o in self.offsets))
+        if not math.isfinite(self.psi):
+            raise StylescopeError(f'truncation psi {self.psi} is not a number: use a value such as 0.7')
+
+    @property
+    def latent(self):
+        if self.w is not None:
+            return Latent(w=self.w)
+        if self.z is not None:
+            return Latent(z=self.z)
+        return Latent(seed=self.seed)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, eq=False)
+class RenderResult:
+    """image: HWC uint8; ws: the exact ws [num_ws, w_dim] (float32) the image was drawn from;
+    timings: milliseconds (mapping, synthesis, convert, total); computed_blocks / reused_blocks:
+    block resolutions in which some layer ran now / taken whole from the cache (together: every
+    block rendered); reused_layers: layers of the first computed block whose output came from the
+    cache, so that block ran only its later layers (('b512.conv0',) for an edit from b512's conv1
+    row; ('b512.conv0', 'b512.conv1') from its ToRGB row; () when it ran whole); resolution:
+    rendered size before any resize; preview: synthesis stopped early."""
+    image: np.ndarray
+    request: RenderRequest
+    ws: np.ndarray
+    timings: dict
+    computed_blocks: tuple
+    reused_blocks: tuple
+    resolution: int
+    preview: bool
+    reused_layers: tuple = ()
+
+    @property
+    def request_id(self):
+        return self.request.request_id
