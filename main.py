@@ -16,7 +16,7 @@ import traceback
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 COMMANDS = ('explore', 'generate', 'convert', 'info', 'video', 'directions', 'project', 'train', 'dataset',
-            'metrics')  # each is the module cli.<name>, with add_parser(subparsers, parents) and run(args)
+            'metrics', 'quiz')  # each is the module cli.<name>, with add_parser(subparsers, parents) and run(args)
 
 
 def command_module(name):
@@ -24,10 +24,11 @@ def command_module(name):
 
 
 def build_parser():
+    from cli.options import Parser  # one-line errors; every subparser inherits the class
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument('--debug', action='store_true', default=argparse.SUPPRESS,
                         help='show the full traceback on errors')
-    parser = argparse.ArgumentParser(prog='stylescope', description='StyleGAN2-ADA latent-space explorer.')
+    parser = Parser(prog='stylescope', description='StyleGAN2-ADA latent-space explorer.')
     parser.add_argument('--debug', action='store_true', help='show the full traceback on errors')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     for name in COMMANDS:
@@ -36,18 +37,21 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help (0) or a bad flag (2, its line already printed): a code, like every error
+        return e.code
     if args.command is None:  # no subcommand: the explorer on the default network
         args = argparse.Namespace(**{**vars(args), 'command': 'explore', 'network': None, 'device': 'auto'})
     from core.allocator import keep_freed_memory
-    from core.errors import StylescopeError
+    from core.errors import StylescopeError, one_line
     keep_freed_memory()  # big CPU tensors without page faults (core/allocator.py)
     try:
         return command_module(args.command).run(args)
     except StylescopeError as e:
         if args.debug:
             traceback.print_exc()
-        print(f'error: {e}', file=sys.stderr)
+        print(f'error: {one_line(e)}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print('error: interrupted', file=sys.stderr)

@@ -132,7 +132,10 @@ def idle_lateness(app, seconds=2.0):
 
 def run_model(app, label, path, seconds):
     from explorer.main_window import MainWindow
-    settings = QSettings(os.path.join(tempfile.mkdtemp(), 'bench.ini'), QSettings.Format.IniFormat)
+    folder = tempfile.mkdtemp()
+    settings = QSettings(os.path.join(folder, 'bench.ini'), QSettings.Format.IniFormat)
+    settings.setValue('recovery_folder', os.path.join(folder, 'recovery'))  # a first start: nothing to restore
+    settings.setValue('confirm_quit', False)
     win = MainWindow(network_path=path, settings=settings)
     win.resize(1400, 900)
     win.show()

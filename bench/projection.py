@@ -7,9 +7,18 @@
    is the PSNR of the projection (drawn with its optimised noise maps, as proj.png) and of the
    projected ws drawn with the network's own noise (as `generate --projected-w` draws it).
 2. Speed: seconds per 100 optimisation steps on this device (loss and gradients included).
-3. With --data ZIP (the official dataset layout): PSNR and SSIM of the W and W+ reconstructions
-   of the held-out images 00004/img00004800.png .. 00004/img00004995.png (--limit N takes N of
-   them, evenly spaced). Real-face numbers mean something only with a trained network.
+3. With --data ZIP (the official dataset layout): PSNR and SSIM of the W, W+ and PTI (pivotal
+   tuning: the W result as the pivot, then --pti-steps of tuning a copy of the network, core.pti)
+   reconstructions of the held-out images 00004/img00004800.png .. 00004/img00004995.png (--limit N
+   takes N of them, evenly spaced), the seconds each space took per image, and how much one edit
+   changes each reconstruction: PC0 at +2 sigma and, when the direction file has it, `colour` at
+   +2, each in its own layer range (the network's companion direction file, or --directions), as
+   the mean absolute pixel change (0-255) it makes, beside the change it makes to generated faces
+   (seeds 0-15): "fits better" weighed against "edits worse". Real-face numbers mean something only
+   with a trained network.
+
+    python bench/projection.py --seeds none --data /work/shared/datasets/congress-portraits-64.zip --limit 16 \
+        --steps 300 --pti-steps 200 --threads 1
 """
 import argparse
 import io
@@ -36,6 +45,7 @@ from core.image_losses import psnr, ssim_uint8  # noqa: E402
 from core.latent import ws_from_seeds  # noqa: E402
 from core.seeds import parse_seeds  # noqa: E402
 from core.projection import ProjectionOptions, Projector, w_stats  # noqa: E402
+from core.pti import PivotalTuner, PTIOptions  # noqa: E402
 from core.render import render_ws  # noqa: E402
 
 HELD_OUT = [f'00004/img{i:08d}.png' for i in range(4800, 4996)]
@@ -72,6 +82,8 @@ def main():
     p.add_argument('--w-plus-steps', type=int, default=None, help='extra W+ steps (default: half of --steps)')
     p.add_argument('--data', help='dataset zip of real faces (held-out images 00004/img00004800..4995)')
     p.add_argument('--limit', type=int, default=0, help='use N of the held-out images (default: all 196)')
+    p.add_argument('--pti-steps', type=int, default=350, help='PTI tuning steps after the W pivot (default: 350)')
+    p.add_argument('--directions', help="direction file of the edits (default: the network's companion file)")
     p.add_argument('--noise-init', choices=('const', 'random'), default='const',
                    help="noise maps start as the network's const noise (default) or at random (official)")
     p.add_argument('--device', default='cpu', help='cpu, cuda or auto (default: cpu)')
@@ -90,7 +102,8 @@ def main():
     if args.seeds != 'none':
         known_w(G, D, device, parse_seeds(args.seeds), args.steps, extra, stats, args.noise_init)
     if args.data:
-        real_faces(G, D, args.data, args.limit, args.steps, extra, stats, args.noise_init)
+        edits = bench_edits(G, net.meta.get('source'), args.directions)
+        real_faces(G, D, args.data, args.limit, args.steps, extra, stats, args.noise_init, args.pti_steps, edits)
 
 
 def known_w(G, D, device, seeds, steps, extra, stats, noise_init):
@@ -116,19 +129,85 @@ def known_w(G, D, device, seeds, steps, extra, stats, noise_init):
     print(f'time per 100 steps: {mean(per100):.2f} s (median {statistics.median(per100):.2f} s) on {device}')
 
 
-def real_faces(G, D, data, limit, steps, extra, stats, noise_init):
-    print(f'\nreal faces: held-out images of {data}; noise maps start {noise_init}')
-    print(f"{'image':>24} {'W psnr':>8} {'W ssim':>7} {'W+ psnr':>8} {'W+ ssim':>8}")
-    scores = []
+def bench_edits(G, source, path=None):
+    """[(label, offset [num_ws, w_dim] float32)]: PC0 at +2 sigma and `colour` at +2 (when the file
+    has them), each over its own layer range."""
+    from core import direction_files
+    if path is None:
+        path = direction_files.companion_path(source) if source and os.path.exists(source) else None
+    if path is None:
+        print('note: no direction file beside the network (give --directions): no edit columns')
+        return []
+    dset = direction_files.open_directions(path, G)
+    edits = []
+    for name in ('PC0', 'colour'):
+        if name not in dset.names:
+            print(f'note: {path} has no direction {name}')
+            continue
+        k = dset.index(name)
+        offset = np.zeros([G.num_ws, G.w_dim], np.float32)
+        offset[dset.layer_start[k]:dset.layer_end[k]] = 2 * dset.scales[k] * dset.vectors[k]
+        edits.append((f'{name} +2', offset))
+    print(f"edits from {path}: {', '.join(label for label, _ in edits) or 'none'}")
+    return edits
+
+
+def edit_change(G, ws, edit, noise=None):
+    """Mean absolute pixel change (0-255) the edit offset makes to ws drawn by G (with noise maps)."""
+    ws = torch.as_tensor(np.asarray(ws, np.float32))
+    maps = None if not noise else {k: torch.from_numpy(np.asarray(v)) for k, v in noise.items()}
+    device = G.mapping.fc0.weight.device
+    before = G.synthesis(ws.to(device), noise_mode='const', noise_inputs=maps)
+    after = G.synthesis((ws + torch.from_numpy(edit)).to(device), noise_mode='const', noise_inputs=maps)
+    from core.images import to_uint8
+    return float(np.abs(to_uint8(after).astype(np.float64) - to_uint8(before)).mean())
+
+
+SPACES = ('W', 'W+', 'PTI')
+
+
+def real_faces(G, D, data, limit, steps, extra, stats, noise_init, pti_steps, edits):
+    print(f'\nreal faces: held-out images of {data}; noise maps start {noise_init}; W {steps} steps, W+ those then '
+          f'{extra}, PTI the W result then {pti_steps} tuning steps (lr 3e-4, locality 0.1)')
+    edit_cols = [f'{space} {label}' for label, _ in edits for space in SPACES]
+    head = ''.join(f'{c:>9}' for c in ('W psnr', 'W+ psnr', 'PTI psnr', 'W ssim', 'W+ ssim', 'PTI ssim'))
+    print(f"{'image':>24}{head}" + ''.join(f'{c:>14}' for c in edit_cols))
+    scores, seconds = [], {space: [] for space in SPACES}
+    with torch.no_grad():
+        generated = ws_from_seeds(G, list(range(16))).cpu().numpy()
+        baseline = {label: mean([edit_change(G, w[None], edit) for w in generated]) for label, edit in edits}
     for name, target in held_out_images(data, limit, G.img_resolution):
-        row = []
-        for space in ('w', 'w+'):
-            res, _ = project(G, D, target, space, steps, extra, stats, noise_init)
-            row += [psnr(res.image, target), ssim_uint8(res.image, target)]
+        res_w, _ = project(G, D, target, 'w', steps, extra, stats, noise_init)
+        res_plus, _ = project(G, D, target, 'w+', steps, extra, stats, noise_init)
+        tuner = PivotalTuner(G, target, res_w.ws, D=D, options=PTIOptions(num_steps=pti_steps))
+        for _ in tuner.steps():
+            pass
+        tuned = tuner.tuned_network()
+        pti_image = tuner._best[3]
+        images = [res_w.image, res_plus.image, pti_image]
+        row = [psnr(im, target) for im in images] + [ssim_uint8(im, target) for im in images]
+        with torch.no_grad():
+            for _, edit in edits:
+                row += [edit_change(G, res_w.ws, edit, res_w.noise), edit_change(G, res_plus.ws, edit, res_plus.noise),
+                        edit_change(tuned, res_w.ws, edit)]
+        seconds['W'].append(res_w.seconds)
+        seconds['W+'].append(res_plus.seconds)
+        seconds['PTI'].append(res_w.seconds + tuner._seconds)
         scores.append(row)
-        print(f'{name:>24} {row[0]:>8.2f} {row[1]:>7.4f} {row[2]:>8.2f} {row[3]:>8.4f}', flush=True)
+        print(f'{name:>24}' + ''.join(f'{v:>9.2f}' if i < 3 else f'{v:>9.4f}' for i, v in enumerate(row[:6]))
+              + ''.join(f'{v:>14.2f}' for v in row[6:]), flush=True)
+        del tuned, tuner
     m = [mean(c) for c in zip(*scores)]
-    print(f"{'mean of ' + str(len(scores)):>24} {m[0]:>8.2f} {m[1]:>7.4f} {m[2]:>8.2f} {m[3]:>8.4f}")
+    print(f"{'mean of ' + str(len(scores)):>24}" + ''.join(f'{v:>9.2f}' if i < 3 else f'{v:>9.4f}'
+                                                           for i, v in enumerate(m[:6]))
+          + ''.join(f'{v:>14.2f}' for v in m[6:]))
+    print(f'PTI - W+: {m[2] - m[1]:+.2f} dB PSNR (target: +3 dB or more), {m[5] - m[4]:+.4f} SSIM')
+    for j, (label, _) in enumerate(edits):
+        per = m[6 + 3 * j: 9 + 3 * j]
+        print(f"edit {label}: mean |pixel change| W {per[0]:.2f}, W+ {per[1]:.2f}, PTI {per[2]:.2f}; on generated "
+              f"faces (seeds 0-15) {baseline[label]:.2f}")
+    print('seconds per image: ' + ', '.join(f'{space} {mean(seconds[space]):.1f}' for space in SPACES)
+          + ' (PTI includes its W pivot)')
 
 
 if __name__ == '__main__':

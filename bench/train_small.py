@@ -6,10 +6,13 @@
 Runs one warm-up step (tick 0, which also runs both regularisation phases), then `--steps`
 steps as one tick (a multiple of 16, so lazy R1 and path-length regularisation are counted at
 their real rates: R1 every 16 steps, path length every 4). Prints the loop's own sec/kimg for
-that tick. Nothing is kept: the run folder lives in a temporary directory.
+that tick, for each `--precision` (default fp32,bf16: the same run in float32 and in bfloat16
+mixed precision, alternated `--repeats` times so that both see the same machine load), and
+bf16's speed-up. Nothing is kept: the run folders live in a temporary directory.
 """
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -47,10 +50,14 @@ def main():
     parser.add_argument('--steps', type=int, default=16, help='timed steps, a multiple of 16 (default: 16)')
     parser.add_argument('--batch', type=int, default=None, help='override the preset batch')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--precision', default='fp32,bf16', help='comma list of auto,fp32,bf16 (default: fp32,bf16)')
+    parser.add_argument('--repeats', type=int, default=1, help='runs per precision, alternated (default: 1)')
     parser.add_argument('--threads', type=int, default=None, help='torch threads (default: torch default)')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    precisions = args.precision.split(',')
+    sec_kimg = {p: [] for p in precisions}
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
         if data is None:
@@ -59,15 +66,25 @@ def main():
             random_dataset(data, args.resolution)
         res = ImageDataset(data).resolution
         batch = make_config(args.cfg, res, batch=args.batch).batch
-        cfg = make_config(args.cfg, res, data=data, batch=args.batch, kimg=(1 + args.steps) * batch / 1000,
-                          tick=args.steps * batch / 1000, snap=1000, device=args.device)
-        start = time.time()
-        result = training_loop(cfg, new_run_dir(os.path.join(tmp, 'runs'), 'bench'), progress=False)
-        timed = result['ticks'][-1]
+        for _ in range(args.repeats):
+            for precision in precisions:
+                cfg = make_config(args.cfg, res, data=data, batch=args.batch, kimg=(1 + args.steps) * batch / 1000,
+                                  tick=args.steps * batch / 1000, snap=1000, device=args.device, precision=precision)
+                start = time.time()
+                result = training_loop(cfg, new_run_dir(os.path.join(tmp, 'runs'), 'bench'), progress=False)
+                timed = result['ticks'][-1]
+                sec_kimg[precision].append(timed['sec/kimg'])
+                step = timed['sec/tick'] / args.steps
+                print(f'{precision}: {timed["sec/kimg"]:.1f} sec/kimg  ({step:.2f} s/step over {args.steps} steps, '
+                      f'{1000 / timed["sec/kimg"]:.2f} img/s; {time.time() - start:.0f} s with warm-up)', flush=True)
     print(f'cfg={args.cfg} resolution={res} batch={cfg.batch} cbase={cfg.cbase} cmax={cfg.cmax} z={cfg.z_dim} '
-          f'device={args.device} threads={torch.get_num_threads()}')
-    print(f'{timed["sec/kimg"]:.1f} sec/kimg  ({timed["sec/tick"] / args.steps:.2f} s/step over {args.steps} steps, '
-          f'{1000 / timed["sec/kimg"]:.2f} img/s; total {time.time() - start:.0f} s with warm-up)')
+          f'device={args.device} threads={torch.get_num_threads()} repeats={args.repeats}')
+    print('| precision | sec/kimg (median) | img/s | speed-up vs ' + precisions[0] + ' |')
+    print('| --- | --- | --- | --- |')
+    base = statistics.median(sec_kimg[precisions[0]])
+    for precision in precisions:
+        med = statistics.median(sec_kimg[precision])
+        print(f'| {precision} | {med:.1f} | {1000 / med:.2f} | {base / med:.2f}x |')
 
 
 if __name__ == '__main__':

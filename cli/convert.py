@@ -1,25 +1,38 @@
-"""`convert`: any network file -> Stylescope .safetensors, keeping G_ema, D and G when present."""
-from core.errors import StylescopeError
+"""`convert`: any network file -> another format: Stylescope .safetensors, an official
+stylegan2-ada-pytorch .pkl, a rosinality stylegan2-pytorch .pt, or an ONNX graph of the generator
+(core.model_io.save_as). The format follows the output's extension unless --format names it."""
+from cli.options import Number
 
-CARRIED_META = ('augment_p', 'training_set_kwargs')  # training facts worth keeping in the new file
+FORMATS = ('safetensors', 'official', 'rosinality', 'onnx')
 
 
 def add_parser(sub, parents=()):
-    p = sub.add_parser('convert', parents=list(parents), help='convert a network file to Stylescope .safetensors')
+    p = sub.add_parser('convert', parents=list(parents), help='convert a network file to another format',
+                       description='Write a network in another format: .safetensors (Stylescope), .pkl (the '
+                                   "official code's legacy.load_network_pkl loads it), .pt (rosinality's model.py "
+                                   'loads it) or .onnx (the generator, const noise baked in). G_ema, G and D are '
+                                   'kept where the format has room; the weights keep their fingerprint.')
     p.add_argument('src', metavar='SRC', help='network file or training run folder')
-    p.add_argument('dst', metavar='DST.safetensors', help='output file')
+    p.add_argument('dst', metavar='DST', help='output file: .safetensors, .pkl, .pt or .onnx')
+    p.add_argument('--format', choices=FORMATS, default=None,
+                   help='output format (default: from the extension of DST)')
+    p.add_argument('--onnx-input', choices=('z', 'ws'), default='z',
+                   help='ONNX graph input: z (mapping included, with class and psi inputs) or ws (synthesis only) '
+                        '(default: z)')
+    p.add_argument('--onnx-batch', type=Number(1, 1024), default=1, metavar='N',
+                   help='ONNX batch size, fixed (default: 1)')
     return p
 
 
 def run(args):
-    from core.model_io import open_network, save_network
-    if not str(args.dst).lower().endswith('.safetensors'):
-        raise StylescopeError(f"output '{args.dst}' must end in .safetensors: name it like model.safetensors")
+    from core.atomic import check_writable
+    from core.model_io import format_for_path, open_network, save_as
+    fmt = format_for_path(args.dst, args.format)  # a bad name or extension stops before the file is read
+    check_writable(args.dst)
     net = open_network(args.src, device='cpu', want_training=True)
-    G_train = net.meta.pop('G_train', None)
-    extra = {key: net.meta[key] for key in CARRIED_META if net.meta.get(key) is not None}
-    extra.update(converted_from=net.meta['source'], converted_from_format=net.meta['format'])
-    save_network(args.dst, net.G, D=net.D, G=G_train, extra_meta=extra)
-    kept = ', '.join(name for name, net_ in (('G_ema', net.G), ('D', net.D), ('G', G_train)) if net_ is not None)
-    print(f"wrote {args.dst} ({kept}) from the {net.meta['format']} file {net.meta['source']}")
+    written = save_as(args.dst, net, fmt, **(dict(input=args.onnx_input, batch=args.onnx_batch)
+                                            if fmt == 'onnx' else {}))
+    print(f"wrote {args.dst} ({', '.join(written['holds'])}) from the {net.meta['format']} file {net.meta['source']}")
+    for note in written.get('notes') or ():
+        print(f'note: {note}')
     return 0

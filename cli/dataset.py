@@ -1,7 +1,9 @@
 """`dataset`: turn a folder or zip of arbitrary images into a training zip (train/dataset_tool.py)."""
 import os
 
+from cli.options import Number
 from core.errors import StylescopeError
+from core.net_limits import MAX_RESOLUTION  # a dataset no network could be trained on is refused here
 from train.dataset_tool import TRANSFORMS
 
 
@@ -11,26 +13,25 @@ def add_parser(sub, parents=()):
                                    'dataset_tool layout: square, one power-of-two size, RGB.')
     p.add_argument('--source', required=True, metavar='DIR|ZIP', help='folder or zip of images (searched recursively)')
     p.add_argument('--dest', required=True, metavar='OUT.zip', help='the zip to write')
-    p.add_argument('--resolution', required=True, type=int, metavar='N', help='output size, a power of two (e.g. 128)')
+    p.add_argument('--resolution', required=True, type=Number(4, MAX_RESOLUTION, power_of_two=True), metavar='N',
+                   help='output size, a power of two (e.g. 128)')
     p.add_argument('--transform', choices=TRANSFORMS, default=None,
                    help='center-crop: largest centred square; center-crop-wide: fit the width, crop or letterbox '
                         'the height (default: stretch to a square)')
-    p.add_argument('--max-images', type=int, default=None, metavar='N', help='stop after N images')
+    p.add_argument('--max-images', type=Number(1), default=None, metavar='N', help='stop after N images')
     return p
 
 
 def _check_args(args):
     if not os.path.exists(args.source):
         raise StylescopeError(f'--source {args.source} does not exist; give a folder or zip of images.')
-    r = args.resolution
-    if r < 4 or r & (r - 1):
-        raise StylescopeError(f'--resolution {r} is not a power of two of 4 or more; use e.g. 64, 128 or 256.')
-    if args.max_images is not None and args.max_images < 1:
-        raise StylescopeError(f'--max-images {args.max_images} must be 1 or more.')
     if not args.dest.lower().endswith('.zip'):
-        raise StylescopeError(f'--dest {args.dest} must be a .zip file name; for example --dest faces-{r}.zip.')
+        raise StylescopeError(f'--dest {args.dest} must be a .zip file name; for example '
+                              f'--dest faces-{args.resolution}.zip.')
     if os.path.abspath(args.dest) == os.path.abspath(args.source):
         raise StylescopeError('--dest must differ from --source; choose another output file name.')
+    from core.atomic import check_writable
+    check_writable(args.dest)
 
 
 def run(args):

@@ -1,7 +1,8 @@
 """`generate`: seeds -> seedNNNN.png (and grid.png), pixel for pixel as the official generate.py;
 or, with --projected-w, each saved ws -> projNN.png (seeds ignored, as in the official script).
 Like the official script, --projected-w draws with the network's own noise (--noise-mode); add
---projected-noise projected_noise.npz to draw with the maps `project` optimised (proj.png)."""
+--projected-noise projected_noise.npz to draw with the maps `project` optimised (proj.png).
+`--edit F.npz:NAME=AMOUNT` (repeatable) adds direction edits after truncation (core/edits.py)."""
 import os
 import sys
 
@@ -20,25 +21,32 @@ def add_parser(sub, parents=()):
                    help="with --projected-w: draw with these noise maps (project's projected_noise.npz) instead of "
                         "the network's own, so projNN.png is proj.png")
     options.add_truncation(p)
+    options.add_edit(p)
     options.add_noise_mode(p)
     options.add_class(p)
     p.add_argument('--outdir', default='out', metavar='DIR', help='output folder, created if needed (default: out)')
     p.add_argument('--grid', action='store_true', help='also write all images tiled into grid.png')
     options.add_device(p)
-    p.add_argument('--batch', type=int, default=8, metavar='N', help='images per forward pass (default: 8)')
+    p.add_argument('--batch', type=options.Number(1, 1024), default=8, metavar='N',
+                   help='images per forward pass (default: 8)')
     return p
-
-
-def _check_options(args):
-    if args.batch < 1:
-        raise StylescopeError(f'--batch {args.batch} is not allowed: use a batch size of 1 or more')
-    options.check_cutoff(args.trunc_cutoff)
 
 
 def _png_metadata(args, meta, seed):
     return {'Software': 'Stylescope', 'seed': seed, 'truncation_psi': args.trunc,
             'truncation_cutoff': args.trunc_cutoff, 'noise_mode': args.noise_mode, 'class': args.class_idx,
-            'network': meta.get('source'), 'fingerprint': meta.get('fingerprint')}
+            'network': meta.get('source'), 'fingerprint': meta.get('fingerprint'), **_edit_metadata(args)}
+
+
+def _edit_metadata(args):
+    from core.edits import describe
+    return {'edits': describe(args.edit)} if args.edit else {}
+
+
+def _edits(args, G):
+    """The --edit offsets for G (files opened and names checked before anything is written)."""
+    from core.edits import edit_offsets
+    return edit_offsets(args.edit, G)
 
 
 def _batches(items, size):
@@ -58,21 +66,23 @@ def _run_projected_w(args):
     from core.render import render_ws
     if args.seeds is not None:
         print('warning: --seeds is ignored with --projected-w', file=sys.stderr)
+    from core.latent import add_offsets
     device = resolve_device(args.device)
     net = open_network_or_default(args.network, device)
     ws = torch.from_numpy(load_ws_file(args.projected_w, net.G.num_ws, net.G.w_dim)).to(device)
+    ws = add_offsets(ws, _edits(args, net.G))  # a projected w is drawn as it is (no truncation), then edited
     maps, noise_file = None, args.projected_noise
     if noise_file:
         from core.projection import load_noise_maps
         maps = load_noise_maps(noise_file, net.G)
         if args.noise_mode == 'none':
             print('warning: --projected-noise is ignored with --noise-mode none (no noise at all)', file=sys.stderr)
-    options.make_outdir(args.outdir)
+    options.make_outdir(args.outdir, names=[f'proj{idx:02d}.png' for idx in range(len(ws))])
     for idx, w in enumerate(tqdm(ws, unit='img', desc='generate')):
         img = render_ws(net.G, w.unsqueeze(0), args.noise_mode, maps)[0]
         meta = {'Software': 'Stylescope', 'projected_w': os.path.abspath(args.projected_w), 'index': idx,
                 'noise_mode': args.noise_mode, 'network': net.meta.get('source'),
-                'fingerprint': net.meta.get('fingerprint')}
+                'fingerprint': net.meta.get('fingerprint'), **_edit_metadata(args)}
         if noise_file:
             meta['projected_noise'] = os.path.abspath(noise_file)
         save_png(os.path.join(args.outdir, f'proj{idx:02d}.png'), img, meta)
@@ -81,7 +91,6 @@ def _run_projected_w(args):
 
 
 def run(args):
-    _check_options(args)
     if args.projected_w:
         return _run_projected_w(args)
     if args.projected_noise:
@@ -93,8 +102,8 @@ def run(args):
     from core.default_model import open_network_or_default
     from core.device import resolve_device
     from core.images import make_grid, save_png
-    from core.latent import class_vector
-    from core.render import render_seeds
+    from core.latent import add_offsets, class_vector, ws_from_seeds
+    from core.render import render_ws
     from core.seeds import parse_seeds
     seeds = parse_seeds(args.seeds)
     device = resolve_device(args.device)
@@ -104,11 +113,17 @@ def run(args):
         print('warning: --class is ignored: the network is unconditional', file=sys.stderr)
     class_vector(G.c_dim, args.class_idx)  # a missing or bad --class stops here, before any output
     class_idx = args.class_idx if G.c_dim else None
-    options.make_outdir(args.outdir)
+    edits = _edits(args, G)
+    if args.grid:  # every image is kept for it
+        from core.image_files import check_image_size
+        check_image_size(len(seeds), G.img_resolution, G.img_resolution, f'grid.png of {len(seeds):,} images',
+                         'ask for fewer --seeds, or drop --grid')
+    options.make_outdir(args.outdir, names=[f'seed{seed:04d}.png' for seed in seeds] + ['grid.png'] * args.grid)
     kept = []
     with tqdm(total=len(seeds), unit='img', desc='generate') as progress:
         for batch in _batches(seeds, args.batch):
-            images = render_seeds(G, batch, class_idx, args.trunc, args.trunc_cutoff, args.noise_mode)
+            ws = ws_from_seeds(G, batch, class_idx, args.trunc, args.trunc_cutoff)  # as render_seeds draws them
+            images = render_ws(G, add_offsets(ws, edits) if edits else ws, args.noise_mode)
             for seed, img in zip(batch, images):
                 save_png(os.path.join(args.outdir, f'seed{seed:04d}.png'), img, _png_metadata(args, net.meta, seed))
                 if args.grid:

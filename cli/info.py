@@ -19,6 +19,8 @@ def describe(net):
     res = G.img_resolution
     lines = [
         ('Source', f"{meta.get('source')} ({meta.get('format')})"),
+        ('Holds', str(meta.get('contents') or 'G_ema')),
+        ('Architecture', _architecture(summary)),
         ('Resolution', f'{res}x{res}, {G.img_channels} channel{"s" * (G.img_channels != 1)}'),
         ('z_dim / w_dim', f'{G.z_dim} / {G.w_dim}'),
         ('num_ws', str(G.num_ws)),
@@ -33,8 +35,33 @@ def describe(net):
     else:
         lines.append(('Discriminator', 'not in this file'))
     lines.append(('Fingerprint', str(meta.get('fingerprint'))))
+    if meta.get('w_avg_source'):
+        lines.append(('w_avg', str(meta['w_avg_source'])))
     width = max(len(key) for key, _ in lines)
-    return [f'{key:<{width}}  {value}' for key, value in lines]
+    return [f'{key:<{width}}  {value}' for key, value in lines] + _layer_table(summary)
+
+
+def _architecture(summary):
+    name = summary['architecture']
+    if name.startswith('stylegan3'):
+        return f'StyleGAN3-{name[-1].upper()} (no noise inputs; the input layer takes a transform)'
+    return f'StyleGAN2 ({name})'
+
+
+def _layer_table(summary):
+    """One line per StyleGAN3 layer (ws row) or StyleGAN2 block."""
+    if 'layers' in summary:
+        lines = ['', f"{'ws':>3}  {'layer':<16} {'rate':>6} {'size':>5} {'channels':>8} {'cutoff':>8}  group"]
+        for row in summary['layers']:
+            lines.append(f"{row['ws']:>3}  {row['name']:<16} {row['sampling_rate']:>6g} {row['size']:>5} "
+                         f"{row['channels']:>8} {row['cutoff']:>8.2f}  {row['group']}")
+        return lines
+    lines = ['', f"{'block':<7} {'ws':>7} {'in':>5} {'out':>5} {'params':>12}  fp16 on CUDA"]
+    for block in summary['blocks']:
+        start, end = block['ws']
+        lines.append(f"{block['name']:<7} {f'{start}-{end - 1}':>7} {block['in_channels']:>5} "
+                     f"{block['out_channels']:>5} {block['params']:>12,}  {'yes' if block['use_fp16'] else 'no'}")
+    return lines
 
 
 def run(args):

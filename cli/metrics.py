@@ -8,6 +8,7 @@ printed and, for a network inside a training run folder, appended to metric-<nam
 """
 import json
 import os
+import sys
 import time
 
 from cli import options
@@ -27,7 +28,18 @@ def add_parser(sub, parents=()):
     return p
 
 
+def _append_line(path, line):
+    """One JSON line added to the run's record in a single write, as the training loop adds its
+    own; a failure is a warning, since the result was printed already."""
+    try:
+        with open(path, 'a') as f:
+            f.write(line + '\n')
+    except OSError as e:
+        print(f"warning: could not record the result in '{path}' ({e.strerror or e})", file=sys.stderr)
+
+
 def run(args):
+    from core.atomic import check_folder
     from core.device import resolve_device
     from core.errors import StylescopeError
     from core.model_io import open_network
@@ -57,6 +69,12 @@ def run(args):
                               f'the labelled dataset it was trained on.')
     run_folder = os.path.dirname(net.meta['source']) if os.path.isfile(
         os.path.join(os.path.dirname(net.meta['source']), 'training_options.json')) else None
+    if run_folder is not None:
+        try:
+            check_folder(run_folder)
+        except StylescopeError as e:  # the numbers are still worth computing and printing
+            print(f'warning: results are printed but not recorded: {e}', file=sys.stderr)
+            run_folder = None
     cache = {}
     for name in names:
         start = time.time()
@@ -66,7 +84,6 @@ def run(args):
         if run_folder:
             record = dict(results=result, metric=name, total_time=elapsed,
                           snapshot=os.path.basename(net.meta['source']), timestamp=time.time())
-            with open(os.path.join(run_folder, f'metric-{name}.jsonl'), 'a') as f:
-                f.write(json.dumps(record) + '\n')
+            _append_line(os.path.join(run_folder, f'metric-{name}.jsonl'), json.dumps(record))
     dataset.close()
     return 0

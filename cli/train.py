@@ -13,6 +13,11 @@ import os
 import sys
 
 from cli import options
+from core.net_limits import MAX_COUNT, MAX_LAYERS
+
+BATCH = options.Number(1, 65_536)
+WIDTH = options.Number(1, 4096)  # channels and z / w dimensions: 512 in every official config
+PROBABILITY = options.Number(0.0, 1.0, whole=False)
 
 
 def add_parser(sub, parents=()):
@@ -26,31 +31,37 @@ def add_parser(sub, parents=()):
     p.add_argument('--resume', metavar='latest|PATH',
                    help='continue a run (latest, a run folder or its snapshot) or fine-tune a network file (.pkl)')
     g = p.add_argument_group('preset overrides')
-    g.add_argument('--batch', type=int, metavar='N', help='total batch size')
-    g.add_argument('--batch-gpu', type=int, metavar='N', help='images per process per pass (accumulates the rest)')
-    g.add_argument('--gamma', type=float, metavar='F', help='R1 weight')
-    g.add_argument('--kimg', type=float, metavar='F', help='training length in thousands of images')
-    g.add_argument('--lrate', type=float, metavar='F', help='learning rate of G and D')
-    g.add_argument('--map', type=int, metavar='N', help='mapping network depth')
-    g.add_argument('--ema', type=float, metavar='KIMG', help='G_ema half-life in kimg')
+    g.add_argument('--batch', type=BATCH, metavar='N', help='total batch size')
+    g.add_argument('--batch-gpu', type=BATCH, metavar='N', help='images per process per pass (accumulates the rest)')
+    g.add_argument('--gamma', type=options.Number(0.0, 1e6, whole=False), metavar='F', help='R1 weight')
+    g.add_argument('--kimg', type=options.Number(0.0, 1e9, whole=False, low_open=True), metavar='F',
+                   help='training length in thousands of images')
+    g.add_argument('--lrate', type=options.Number(0.0, 1.0, whole=False, low_open=True), metavar='F',
+                   help='learning rate of G and D')
+    g.add_argument('--map', type=options.Number(1, MAX_LAYERS), metavar='N', help='mapping network depth')
+    g.add_argument('--ema', type=options.Number(0.0, 1e6, whole=False), metavar='KIMG', help='G_ema half-life in kimg')
     g.add_argument('--mirror', action='store_true', default=None, help='add x-flipped copies of the images')
     g.add_argument('--aug', choices=('ada', 'noaug', 'fixed'), help='augmentation mode (default: ada)')
-    g.add_argument('--p', type=float, metavar='P', help='augment probability for --aug fixed (default: 0.2)')
-    g.add_argument('--target', type=float, metavar='F', help='ADA target for E[sign(D(real))] (default: 0.6)')
+    g.add_argument('--p', type=PROBABILITY, metavar='P', help='augment probability for --aug fixed (default: 0.2)')
+    g.add_argument('--target', type=PROBABILITY, metavar='F', help='ADA target for E[sign(D(real))] (default: 0.6)')
     g.add_argument('--augpipe', choices=('blit', 'geom', 'color', 'bg', 'bgc'), help='augmentations (default: bgc)')
-    g.add_argument('--snap', type=int, metavar='TICKS', help='ticks between snapshots and metrics (default: 50)')
-    g.add_argument('--tick', type=float, metavar='KIMG', help='kimg per progress tick (default: 4)')
-    g.add_argument('--seed', type=int, metavar='N', help='random seed (default: 0)')
+    g.add_argument('--snap', type=options.Number(1, 1_000_000), metavar='TICKS',
+                   help='ticks between snapshots and metrics (default: 50)')
+    g.add_argument('--tick', type=options.Number(0.0, 1e6, whole=False, low_open=True), metavar='KIMG',
+                   help='kimg per progress tick (default: 4)')
+    g.add_argument('--seed', type=options.SEED, metavar='N', help='random seed (default: 0)')
     g.add_argument('--cond', action='store_true', default=None, help='condition on the dataset.json labels')
-    g.add_argument('--subset', type=int, metavar='N', help='train on a random subset of N images')
-    g.add_argument('--cbase', type=int, metavar='N', help='channel base (channels = min(cbase / res, cmax))')
-    g.add_argument('--cmax', type=int, metavar='N', help='most channels of any layer')
-    g.add_argument('--zdim', type=int, metavar='N', help='z and w dimensions')
-    g.add_argument('--mbstd-group', type=int, metavar='N', help='minibatch-stddev group size')
+    g.add_argument('--subset', type=options.Number(1), metavar='N', help='train on a random subset of N images')
+    g.add_argument('--cbase', type=options.Number(1, MAX_COUNT), metavar='N',
+                   help='channel base (channels = min(cbase / res, cmax))')
+    g.add_argument('--cmax', type=WIDTH, metavar='N', help='most channels of any layer')
+    g.add_argument('--zdim', type=WIDTH, metavar='N', help='z and w dimensions')
+    g.add_argument('--mbstd-group', type=BATCH, metavar='N', help='minibatch-stddev group size')
     g.add_argument('--fp32', action='store_true', default=None, help='no fp16 layers or clamping on CUDA')
     g.add_argument('--metrics', metavar='LIST', help='metrics at every snapshot, e.g. pxfid5k_full or fid50k_full')
     g.add_argument('--inception', metavar='PATH', help='official Inception .pt file for fid/kid metrics')
-    g.add_argument('--workers', type=int, metavar='N', help='data-loading processes (default: 3 on CUDA, 0 on CPU)')
+    g.add_argument('--workers', type=options.Number(0, 64), metavar='N',
+                   help='data-loading processes (default: 3 on CUDA, 0 on CPU)')
     options.add_device(p)
     p.add_argument('--dry-run', action='store_true', help='print the options and exit')
     return p
@@ -134,6 +145,8 @@ def _plan(args, world):
         dataset.close()
         resume = None
         if args.resume:
+            from core.model_io import open_network
+            open_network(args.resume)  # a file that cannot be read stops here, before a run folder is made
             resume = Resume('weights', args.resume)
             print(f'fine-tuning {args.resume} (architecture from the file; ada_kimg 100, no G_ema ramp-up)')
     if args.dry_run:

@@ -25,7 +25,8 @@ import numpy as np
 import PIL.Image
 import PIL.ImageOps
 
-from core.errors import StylescopeError
+from core.errors import StylescopeError, short_reason
+from core.image_files import open_image
 
 LANDMARK_ORDER = ('left eye', 'right eye', 'left mouth corner', 'right mouth corner')
 LANDMARK_HELP = ('x1,y1,...: left eye, right eye, left mouth corner, right mouth corner (8 numbers), '
@@ -41,11 +42,13 @@ def load_image(path):
     if not os.path.isfile(path):
         raise StylescopeError(f"target image '{path}' does not exist: check the path")
     try:
-        with PIL.Image.open(path) as img:
+        with open_image(path, path) as img:
             img.load()
             img = PIL.ImageOps.exif_transpose(img)
-    except (PIL.UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise StylescopeError(f"target '{path}' is not an image that can be read ({e}): "
+    except StylescopeError:
+        raise
+    except (PIL.UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as e:
+        raise StylescopeError(f"target '{path}' is not an image that can be read ({short_reason(e)}): "
                               f"give a .jpg or .png photo") from None
     if img.width < 1 or img.height < 1:
         raise StylescopeError(f"target image '{path}' is empty: give a real photo")

@@ -13,7 +13,7 @@ import os
 import shutil
 import uuid
 
-from core.errors import StylescopeError
+from core.errors import StylescopeError, short_reason
 
 
 def default_file_mode():
@@ -28,22 +28,37 @@ def write_error(path, exc):
     if isinstance(exc, IsADirectoryError) or os.path.isdir(path):
         why = 'a folder of that name is in the way'
     else:
-        why = exc.strerror or str(exc)
+        why = getattr(exc, 'strerror', None) or short_reason(exc)
     return StylescopeError(f"could not write '{path}' ({why}): choose another place, or make room there")
 
 
-def check_writable(path):
+def check_writable(path, as_folder=False):
     """Before long work: raise write_error's sentence now if `path` could not be written later
-    (its folder missing or read-only, or a folder in its place)."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
+    (its folder missing or refusing new files, or something in its place). as_folder: `path` is
+    to become a folder (atomic_folder), so a folder already there is the caller's to judge."""
+    path = os.fspath(path).rstrip('/\\') if as_folder else os.fspath(path)
+    if os.path.isdir(path) and not as_folder:
         raise write_error(path, IsADirectoryError(path))
+    if as_folder and os.path.exists(path) and not os.path.isdir(path):
+        raise StylescopeError(f"could not write '{path}' (a file of that name is in the way): choose another place")
+    check_folder(os.path.dirname(os.path.abspath(path)), path)
+
+
+def check_folder(folder, path=None):
+    """Raise a sentence naming `path` (default: the folder) unless `folder` exists and takes a
+    new file. Tried for real, with a temporary file made and removed at once: mode bits do not
+    tell (root ignores them; /proc, read-only mounts and ACLs refuse whatever they say)."""
+    what = f"'{os.fspath(path)}' (its folder" if path is not None else f"into folder '{os.fspath(folder)}' (it"
     if not os.path.isdir(folder):
-        raise StylescopeError(f"could not write '{path}' (its folder does not exist): create the folder or choose "
-                              'another place')
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise StylescopeError(f"could not write '{path}' (its folder is not writable): choose another place")
+        raise StylescopeError(f'could not write {what} does not exist): create the folder or choose another place')
+    probe = os.path.join(folder, f'.stylescope-probe.{uuid.uuid4().hex[:8]}.tmp')
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except OSError as e:
+        raise StylescopeError(f'could not write {what} takes no new files: {e.strerror or e}): choose another '
+                              'place') from None
+    with contextlib.suppress(OSError):
+        os.remove(probe)
 
 
 def _tmp_name(path, suffix=''):

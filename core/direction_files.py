@@ -15,6 +15,7 @@ from core.direction_set import DirectionSet
 from core.errors import StylescopeError
 from core.model_io import fingerprint as model_fingerprint
 from core.npz_file import read_arrays
+from core.safe_pickle import check_loaded
 
 
 def load(path, G=None, fingerprint=None):
@@ -59,9 +60,21 @@ def import_interfacegan(path, G):
 
 
 def export_interfacegan(dset, name_or_index, path):
-    """One direction as an InterfaceGAN-style (1, w_dim) float64 `.npy` of norm 1."""
+    """One direction as an InterfaceGAN-style (1, w_dim) float64 `.npy` of norm 1 (not a per-row one)."""
     k = dset.index(name_or_index)
+    if dset.is_per_row(k):
+        raise StylescopeError(f"'{dset.names[k]}' is a per-row direction (a different vector for each ws row, as a "
+                              'W+ difference is) and an InterfaceGAN .npy holds one (1, w_dim) vector for every row, '
+                              f"so it cannot be written to '{path}': export it as a Stylescope .npz instead")
     atomic_write(path, lambda f: np.save(f, dset.vectors[k:k + 1].astype(np.float64)))
+
+
+def _refuse_per_row(dset, path, what, holds):
+    names = dset.per_row_names()
+    if names:
+        raise StylescopeError(f"the set holds per-row directions ({', '.join(names)}: a vector for each ws row) and "
+                              f"a {what} holds {holds}, so it cannot be written to '{path}': remove them first, or "
+                              'export a Stylescope .npz')
 
 
 def import_ganspace(path, G):
@@ -85,7 +98,9 @@ def import_ganspace(path, G):
 
 
 def export_ganspace(dset, path):
-    """The set as a GANSpace-style component `.npz` (lat_comp [K, 1, w_dim], lat_stdev, lat_mean, var_ratio)."""
+    """The set as a GANSpace-style component `.npz` (lat_comp [K, 1, w_dim], lat_stdev, lat_mean,
+    var_ratio); a set with per-row directions is refused."""
+    _refuse_per_row(dset, path, 'GANSpace .npz', 'one w_dim vector per component')
     mean = np.asarray(dset.meta.get('mean') or np.zeros(dset.w_dim), dtype=np.float32)
     ratio = dset.meta['per_direction'].get('explained_variance_ratio') or [0.0] * len(dset)
     arrays = dict(lat_comp=dset.vectors[:, None, :], lat_stdev=dset.scales, lat_mean=mean[None],
@@ -100,7 +115,9 @@ def import_rosinality(path, G):
     if not os.path.isfile(path):
         raise StylescopeError(f"factor file '{path}' does not exist: check the path")
     try:
-        data = torch.load(path, map_location='cpu', weights_only=True)
+        data = check_loaded(torch.load(path, map_location='cpu', weights_only=True), path)
+    except StylescopeError:
+        raise
     except Exception as exc:  # weights_only refuses code and arbitrary objects; also corrupt files
         raise StylescopeError(f"'{path}' is not a plain-tensor factor.pt ({type(exc).__name__}), so it is refused: "
                               "use a file written by rosinality's closed_form_factorization.py") from None
@@ -110,19 +127,23 @@ def import_rosinality(path, G):
                               "use a file written by closed_form_factorization.py")
     vectors = eigvec.to(torch.float64).numpy().T
     _need_w_dim(path, vectors, G)
+    ckpt = data.get('ckpt')
     meta = dict(method='sefa', space='W', source=path, imported_from='rosinality',
-                ckpt=str(data.get('ckpt')) if 'ckpt' in data else None)
+                ckpt=ckpt if isinstance(ckpt, str) else None)
     return _all_layers(vectors, np.ones(len(vectors)), G, [f'factor{i}' for i in range(len(vectors))], meta)
 
 
 def export_rosinality(dset, path, ckpt=''):
+    """The set as a rosinality factor.pt (eigvec [w_dim, K]); a set with per-row directions is refused."""
+    _refuse_per_row(dset, path, 'rosinality factor.pt', 'one w_dim column per direction')
     atomic_write(path, lambda f: torch.save({'ckpt': ckpt, 'eigvec': torch.from_numpy(dset.vectors.T.copy())}, f))
 
 
 def import_projected_w(path, G):
     """A projector's `projected_w.npz` ('w' [1, num_ws, w_dim] or [w_dim]) as the direction from
     W's average to it: unit = that distance, so alpha = 1 moves by (w - w_avg), all layers.
-    A W+ projection whose rows differ is reduced to their mean (with a warning)."""
+    A W+ projection whose rows differ becomes a per-row direction (core.direction_set.difference
+    from w_avg on every row); several ws in one file are reduced to their mean (with a warning)."""
     arrays = read_arrays(path, 'projected w file')
     if 'w' not in arrays:
         raise StylescopeError(f"'{path}' has no 'w' array so it is not a projected_w.npz: "
@@ -130,10 +151,16 @@ def import_projected_w(path, G):
     w = arrays['w'].astype(np.float64)
     _need_w_dim(path, w, G)
     rows = w.reshape(-1, G.w_dim)
-    if not np.allclose(rows, rows[:1], atol=1e-6):
-        warnings.warn(f"'{path}' holds a W+ projection whose rows differ: the direction uses their mean", stacklevel=2)
-    target = rows.mean(axis=0)
     w_avg = G.mapping.w_avg.detach().to('cpu', torch.float64).numpy()
+    if len(rows) == G.num_ws and not (rows == rows[:1]).all():  # W+: a per-row direction
+        if not np.isfinite(rows).all():
+            raise StylescopeError(f"'{path}' holds NaN or infinite values: project the image again")
+        meta = dict(method='projected_w', space='W+', source=os.fspath(path))
+        return direction_set.difference(np.tile(w_avg, [G.num_ws, 1]), rows, _stem(path), meta=meta,
+                                        labels=("W's average", _stem(path)))
+    if not np.allclose(rows, rows[:1], atol=1e-6):
+        warnings.warn(f"'{path}' holds several ws whose rows differ: the direction uses their mean", stacklevel=2)
+    target = rows.mean(axis=0)
     offset = target - w_avg
     if np.linalg.norm(offset) < 1e-9:
         raise StylescopeError(f"'{path}' holds W's average itself, which gives no direction: project another image")

@@ -26,7 +26,7 @@ import torch
 
 from core.direction_set import DEFAULT_COMPONENTS, SAMPLE_SEED, DirectionSet, w_matrix
 from core.errors import Cancelled, StylescopeError, is_cancelled
-from core.latent import add_offsets, device_of, ws_from_seeds, ws_from_z
+from core.latent import add_offsets, class_vectors, device_of, ws_from_seeds, ws_from_z
 from core.model_io import fingerprint as model_fingerprint
 from core.request import slider_offset
 from core.seeds import class_from_seed
@@ -48,11 +48,15 @@ def seed_classes(G, seeds, class_idx=None):
     return [class_from_seed(seed, G.z_dim, G.c_dim) for seed in seeds]
 
 
-def _seed_w(G, seeds, psi=1.0, class_idx=None):
+def _seed_w(G, seeds, psi=1.0, class_idx=None, classes=None, chunk=2000):
     """[len(seeds), w_dim] float64 w of seeds (official seed -> z, truncated with psi), each
-    with its class from seed_classes."""
-    ws = ws_from_seeds(G, seeds, seed_classes(G, seeds, class_idx), psi)
-    return ws[:, 0].to('cpu', torch.float64).numpy()
+    with its class (`classes`, one per seed, else from seed_classes). Mapped `chunk` seeds at a
+    time: mapping returns every ws row, num_ws times the memory of the w kept."""
+    seeds = list(seeds)
+    classes = classes if classes is not None else seed_classes(G, seeds, class_idx)
+    parts = [ws_from_seeds(G, seeds[i:i + chunk], None if classes is None else classes[i:i + chunk], psi)[:, 0]
+             .to('cpu', torch.float64).numpy() for i in range(0, len(seeds), chunk)]
+    return np.concatenate(parts) if parts else np.zeros([0, G.w_dim])
 
 
 @torch.no_grad()
@@ -164,6 +168,10 @@ def style_layers(G):
     """[(name, layer, ws_index)] of every modulated layer, in ws order: a block reads ws from its
     start (block_ws_ranges), conv0 then conv1 then torgb (which shares its w with the next conv0)."""
     layers = []
+    if not hasattr(G.synthesis, 'blocks'):  # StyleGAN3: layer i reads ws row i + 1; the last is ToRGB
+        names = G.synthesis.layer_names
+        return [(('torgb' if i == len(names) - 1 else name), layer, i + 1)
+                for i, (name, layer) in enumerate(zip(names, G.synthesis.layers()))]
     for block, (start, _count) in zip(G.synthesis.blocks(), G.synthesis.block_ws_ranges()):
         idx = start
         for name in ('conv0', 'conv1'):
@@ -320,8 +328,7 @@ class SVMDirection:
         classes: the class each seed was drawn with (a list), one class for all (an int), or None:
         each seed's own draw (seed_classes)."""
         if isinstance(classes, (list, tuple)):
-            ws = ws_from_seeds(G, seeds, classes if G.c_dim else None, psi)
-            w = ws[:, 0].to('cpu', torch.float64).numpy()
+            w = _seed_w(G, seeds, psi, classes=list(classes) if G.c_dim else None)
         else:
             w = _seed_w(G, seeds, psi, classes)
         self.fit(w, labels)
@@ -361,8 +368,8 @@ def suggest_layer_range(G, direction, scale=None, D=None, seeds=range(8), alpha=
     relative change of its block features. Proposes [start, end) spanning every group whose
     effect is at least `threshold` of the largest. Returns (start, end, {group: effect}).
     scale None: the std of W along the direction (1,000 samples)."""
-    d = np.asarray(direction, dtype=np.float64).reshape(-1)
-    d = d / np.linalg.norm(d)
+    d = np.asarray(direction, dtype=np.float64)
+    d = (d if d.ndim == 2 else d.reshape(-1)) / np.linalg.norm(d)  # 2-D: a per-row direction [num_ws, w_dim]
     if scale is None:
         scale = float(w_std_along(G, d, 1000)[0])
     if D is not None and D.img_resolution != G.img_resolution:
@@ -371,7 +378,7 @@ def suggest_layer_range(G, direction, scale=None, D=None, seeds=range(8), alpha=
     seeds = list(seeds)
     base_ws = ws_from_seeds(G, seeds, seed_classes(G, seeds, class_idx), psi)
     base = _looks(G, D, base_ws)
-    groups = {name: (s, e) for name, (s, e) in layer_groups(G.num_ws).items() if e > s}
+    groups = {name: (s, e) for name, (s, e) in layer_groups(G).items() if e > s}
     effects = {}
     for group, (s, e) in groups.items():
         change = 0.0
@@ -389,7 +396,7 @@ def suggest_layer_ranges(G, dset, D=None, progress=None, **kwargs):
     (the measured effects are kept in meta per_direction 'layer_effects'). progress(done, total)."""
     starts, ends, all_effects = [], [], []
     for k in range(len(dset)):
-        s, e, effects = suggest_layer_range(G, dset.vectors[k], float(dset.scales[k]), D=D, **kwargs)
+        s, e, effects = suggest_layer_range(G, dset.edit_vector(k), float(dset.scales[k]), D=D, **kwargs)
         starts.append(s)
         ends.append(e)
         all_effects.append(effects)
@@ -398,3 +405,55 @@ def suggest_layer_ranges(G, dset, D=None, progress=None, **kwargs):
     per = dict(dset.meta['per_direction'], layer_effects=all_effects)
     return dataclasses.replace(dset, layer_start=np.array(starts), layer_end=np.array(ends),
                                meta=dict(dset.meta, per_direction=per))
+
+
+# ----------------------------------------------------------------------------------------------
+# Slider ranges: how far a direction goes before its pictures leave the data.
+
+LIMIT_STEPS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0)  # slider units tried, in order
+# "Still a picture of the data": D scores the edited pictures, on average, above the score that a
+# quarter of unedited samples fall below. On the bundled model this gives PC0 +-3 (where its faces
+# were seen to break) but a weak D lets some directions run further than a person would.
+LIMIT_PERCENTILE = 25
+
+
+@torch.no_grad()
+def _d_scores(G, D, ws, c):
+    img = G.synthesis(ws, noise_mode='const')
+    return D(img, c).reshape(-1).double()
+
+
+@torch.no_grad()
+def suggest_slider_limits(G, D, dset, seeds=range(8), psi=0.7, reference_samples=64, class_idx=None,
+                          progress=None):
+    """A slider range per direction, from the discriminator: the largest step of LIMIT_STEPS (both
+    signs, the smaller of the two) at which the mean D score of the edited `seeds` stays above the
+    LIMIT_PERCENTILE-th percentile of D's scores of `reference_samples` unedited samples (psi 1):
+    beyond it the pictures stop looking like the data. Returns the set with per_direction
+    'slider_limit' filled. progress(done, total) after each direction."""
+    if D is None:
+        raise StylescopeError('slider ranges are measured with the discriminator, and this network file has none: '
+                              'open a file with D (a training snapshot), or keep the default range')
+    seeds = list(seeds)
+    reference = list(range(10_000, 10_000 + reference_samples))
+    c_ref = class_vectors(G.c_dim, seed_classes(G, reference, class_idx), len(reference), device_of(G))
+    threshold = float(np.percentile(_d_scores(G, D, ws_from_seeds(G, reference, seed_classes(G, reference, class_idx)),
+                                              c_ref).cpu().numpy(), LIMIT_PERCENTILE))
+    classes = seed_classes(G, seeds, class_idx)
+    base = ws_from_seeds(G, seeds, classes, psi)
+    c = class_vectors(G.c_dim, classes, len(seeds), device_of(G))
+    for k in range(len(dset)):
+        reach = []
+        for sign in (1, -1):
+            good = 0.0
+            for step in LIMIT_STEPS:
+                offset = slider_offset(dset.edit_vector(k), dset.scales[k], sign * step, dset.layer_start[k],
+                                       dset.layer_end[k])
+                if float(_d_scores(G, D, add_offsets(base, [offset]), c).mean()) < threshold:
+                    break
+                good = step
+            reach.append(good)
+        dset = dset.with_limit(k, max(min(reach), LIMIT_STEPS[0]))
+        if progress is not None:
+            progress(k + 1, len(dset))
+    return dset

@@ -12,8 +12,11 @@ import os
 import numpy as np
 
 from core.atomic import atomic_write
+from core.bounded_read import check_size
 from core.errors import StylescopeError
-from core.seeds import MAX_SEED
+from core.seeds import MAX_SEED, MAX_SEED_LIST
+
+MAX_LABEL_BYTES = 64 << 20  # a million 'seed,label,class' rows are about 20 MB
 
 
 def labels_from_csv(path):
@@ -24,6 +27,7 @@ def labels_from_csv(path):
     if not os.path.isfile(path):
         raise StylescopeError(f"label file '{path}' does not exist: check the path")
     seeds, labels, classes, seen = [], [], [], {}
+    check_size(os.path.getsize(path), MAX_LABEL_BYTES, path, 'label file')
     try:
         with open(path, encoding='utf-8-sig') as f:
             lines = list(f)
@@ -42,10 +46,12 @@ def labels_from_csv(path):
             assert 0 <= seed <= MAX_SEED and label in (0, 1) and float(parts[1]) == label
             class_idx = int(parts[2]) if len(parts) == 3 and parts[2] else None
             assert class_idx is None or class_idx >= 0
-        except (ValueError, AssertionError):
+        except (ValueError, AssertionError, OverflowError):  # OverflowError: a label of inf
             raise StylescopeError(f"line {line_no} of '{path}' is not 'seed,label' or 'seed,label,class' with a seed "
-                                  f'>= 0, a label 0 or 1 and a class >= 0 (found {text!r}): fix or remove that '
+                                  f'>= 0, a label 0 or 1 and a class >= 0 (found {text[:40]!r}): fix or remove that '
                                   'line') from None
+        if len(seeds) >= MAX_SEED_LIST and seed not in seen:
+            raise StylescopeError(f"'{path}' labels more than {MAX_SEED_LIST:,} seeds: use fewer")
         if seen.get(seed, (label, class_idx)) != (label, class_idx):
             raise StylescopeError(f"seed {seed} has two different labels in '{path}' (line {line_no}): "
                                   'keep one of them')

@@ -114,51 +114,19 @@ def mix_ws(base, sources):
 
 def add_offsets(ws, offsets):
     """Direction edits: each core.request.Offset adds amount * vector to ws rows [start, end)
-    (rows past the end of ws are cut). Returns a new tensor (psi does not shrink edits)."""
+    (rows past the end of ws are cut); a per-row vector [num_ws, w_dim] adds its row r to ws row r.
+    Returns a new tensor (psi does not shrink edits)."""
     ws = ws.clone()
     for offset in offsets:
-        if offset.amount != 0 and offset.end > offset.start:
+        end = min(offset.end, ws.shape[1])
+        if offset.amount != 0 and end > offset.start:
             vector = _float_tensor(offset.vector.array).to(ws.device, ws.dtype)
-            ws[:, offset.start:offset.end] += vector * offset.amount
+            if vector.ndim == 2:
+                assert vector.shape[0] >= end and vector.shape[1] == ws.shape[2], \
+                    f'per-row offset {list(vector.shape)} for ws {list(ws.shape)}'
+                vector = vector[offset.start:end]
+            ws[:, offset.start:end] += vector * offset.amount
     return ws
-
-
-# --- interpolation --------------------------------------------------------------------------------
-# Work on numpy arrays or torch tensors alike; vectors along the last axis.
-
-def lerp(a, b, t):
-    """a + (b - a) * t."""
-    return a + (b - a) * t
-
-
-def slerp(a, b, t, eps=1e-7):
-    """Spherical interpolation along the last axis: follows the great circle between the
-    directions of a and b while lerping the length (the usual choice for Gaussian z).
-    Falls back to lerp of the directions for (nearly) parallel vectors; t = 0 and 1 give a and b."""
-    if isinstance(a, torch.Tensor):
-        out = slerp(a.detach().cpu().double().numpy(), b.detach().cpu().double().numpy(), t, eps)
-        return torch.from_numpy(out).to(a.device, a.dtype)
-    dtype = np.asarray(a).dtype if np.asarray(a).dtype.kind == 'f' else np.float64
-    if t == 0 or t == 1:
-        return np.array(a if t == 0 else b, dtype=dtype)
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    na, nb = np.linalg.norm(a, axis=-1, keepdims=True), np.linalg.norm(b, axis=-1, keepdims=True)
-    ua, ub = a / np.maximum(na, eps), b / np.maximum(nb, eps)
-    omega = np.arccos(np.clip((ua * ub).sum(axis=-1, keepdims=True), -1, 1))
-    so = np.sin(omega)
-    parallel = so < eps
-    so = np.where(parallel, 1.0, so)
-    w0 = np.where(parallel, 1 - t, np.sin((1 - t) * omega) / so)
-    w1 = np.where(parallel, t, np.sin(t * omega) / so)
-    return ((w0 * ua + w1 * ub) * lerp(na, nb, t)).astype(dtype)
-
-
-def catmull_rom(p0, p1, p2, p3, t):
-    """Uniform Catmull-Rom spline through p1 (t=0) and p2 (t=1), p0 and p3 its neighbours:
-    a smooth (C1) curve through every keyframe."""
-    t2, t3 = t * t, t * t * t
-    return 0.5 * ((2 * p1) + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2
-                  + (3 * p1 - p0 - 3 * p2 + p3) * t3)
 
 
 # --- saved w files --------------------------------------------------------------------------------

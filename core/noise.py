@@ -18,8 +18,11 @@ from core.errors import StylescopeError
 
 
 def noise_layers(G):
-    """Names of G's noise-carrying layers in ws order: ['b4.conv1', 'b8.conv0', 'b8.conv1', ...]."""
+    """Names of G's noise-carrying layers in ws order: ['b4.conv1', 'b8.conv0', 'b8.conv1', ...];
+    none for a StyleGAN3 network, which has no noise inputs."""
     names = []
+    if not hasattr(G.synthesis, 'blocks'):
+        return names
     for block in G.synthesis.blocks():
         for name in block.conv_layers():
             if getattr(block, name).use_noise:

@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from core.atomic import atomic_write
+from core.bounded_read import parse_json
 from core.errors import StylescopeError, is_cancelled
 from core.image_losses import PerceptualLoss
 from core.images import to_uint8
@@ -372,8 +373,8 @@ def companion_noise_file(w_path):
     w_path = os.fspath(w_path)
     try:
         meta = read_arrays(w_path, 'w file').get('meta')
-        meta = {} if meta is None else json.loads(str(meta))
-    except (StylescopeError, ValueError):  # not a NumPy file, or a meta that is no JSON
+        meta = {} if meta is None else parse_json(str(meta), w_path, 'the meta of w file')
+    except StylescopeError:  # not a NumPy file, or a meta that is no (sane) JSON
         return None
     name = meta.get('noise_file') if isinstance(meta, dict) else None
     if not isinstance(name, str) or not name:

@@ -18,13 +18,23 @@ import torch.nn.functional as F
 
 from core.errors import StylescopeError
 from core.images import to_uint8
-from core.latent import add_offsets, as_ws, device_of, mix_ws, ws_from_seeds, ws_from_z
+from core.latent import add_offsets, as_ws, device_of, mix_ws, truncate, ws_from_seeds, ws_from_z
 from core.noise import block_noise_kwargs, check_maps, layer_noise_key, noise_tensors
 from core.noise_spec import NoiseSpec
 from core.request import RenderResult
+from core.seeds import seed_walk_z
 
 
 @torch.no_grad()
+def make_renderer(G, **kwargs):
+    """The Renderer for G: the StyleGAN2 one, or core.render_stylegan3's for a StyleGAN3 network."""
+    from core.networks_stylegan3 import is_stylegan3
+    if is_stylegan3(G):
+        from core.render_stylegan3 import StyleGAN3Renderer
+        return StyleGAN3Renderer(G, **kwargs)
+    return Renderer(G, **kwargs)
+
+
 def render_ws(G, ws, noise_mode='const', noise_maps=None):
     """ws [N, num_ws, w_dim] -> numpy uint8 [N, H, W, C]. noise_maps: a NoiseMaps that fits G
     (load_noise_maps(path, G) checks it, once for all the images drawn with it), drawn instead of
@@ -159,13 +169,13 @@ class _BlockKeys:
 class _Synthesis:
     """What `Renderer._synthesize` did: the image, the blocks run now (`computed`, including one
     resumed after its cached conv0 or conv1), the blocks taken whole from the cache (`reused`), the
-    layers of the first computed block taken from the cache (`reused_layers`), and the index of
-    the last block of this render (`stop`: the preview's block for a preview)."""
+    layers of the first computed block taken from the cache (`reused_layers`), and whether it
+    stopped early (`preview`)."""
     img: torch.Tensor
     computed: tuple
     reused: tuple
     reused_layers: tuple
-    stop: int
+    preview: bool
 
 
 class Renderer:
@@ -211,25 +221,36 @@ class Renderer:
             raise ValueError(f'Renderer device {self.device} differs from the network device {g_device}')
         self.device = g_device
         self.force_fp32 = force_fp32
-        self._blocks = G.synthesis.blocks()
-        self._ranges = G.synthesis.block_ws_ranges()
+        self._setup()
         self._mapping_cache = _LRU(mapping_cache_size)
         self._block_cache = _LRU(int(cache_mb * 2 ** 20), _tensor_bytes)
         self._lock = threading.RLock()
         self._fitting_maps = set()  # digests of the NoiseMaps already checked against G
         self.hits = self.misses = 0
 
+    def _setup(self):
+        """What the synthesis network is made of (a StyleGAN3 renderer has layers, not blocks)."""
+        self._blocks = self.G.synthesis.blocks()
+        self._ranges = self.G.synthesis.block_ws_ranges()
+
     # -- latents --
 
-    def _map(self, latent, request):
+    def _map(self, latent, request, base=False):
+        """ws [1, num_ws, w_dim] of a latent: seeds and z through G.mapping with the request's class,
+        psi and cutoff; an explicit w as it is, or, the base latent's, truncated toward w_avg like
+        a mapped one (a mixing source's w, such as a favourite's, already is what it shows)."""
         G = self.G
         if latent.w is not None:
-            return as_ws(latent.w.array, G.num_ws, G.w_dim, what='the w').to(self.device)
+            ws = as_ws(latent.w.array, G.num_ws, G.w_dim, what='the w').to(self.device)
+            return truncate(ws, G.mapping.w_avg, request.psi, request.cutoff) if base else ws
         class_idx = request.class_idx if G.c_dim > 0 else None
         key = (latent, class_idx, request.psi, request.cutoff)
         ws = self._mapping_cache.get(key)
         if ws is None:
-            if latent.seed is not None:
+            if latent.seed is not None and latent.seed_frac:
+                ws = ws_from_z(G, seed_walk_z(latent.seed, latent.seed_frac, G.z_dim), class_idx, request.psi,
+                               request.cutoff)
+            elif latent.seed is not None:
                 ws = ws_from_seeds(G, [latent.seed], class_idx, request.psi, request.cutoff)
             else:
                 z = np.array(latent.z.array, dtype=np.float64).reshape(1, -1)
@@ -248,12 +269,16 @@ class Renderer:
                 raise StylescopeError(f'style mixing rows {list(mix.rows)} are out of range: '
                                       f'this network has ws rows 0 to {num_ws - 1}')
         for offset in request.offsets:
-            if offset.vector.shape != (self.G.w_dim,):
-                raise StylescopeError(f'a direction has shape {list(offset.vector.shape)}: '
-                                      f'this network wants [{self.G.w_dim}]; use directions made for it')
+            if offset.vector.shape not in ((self.G.w_dim,), (num_ws, self.G.w_dim)):
+                raise StylescopeError(f'a direction has shape {list(offset.vector.shape)}: this network wants '
+                                      f'[{self.G.w_dim}] (or [{num_ws}, {self.G.w_dim}] per row); use directions '
+                                      'made for it')
             if not 0 <= offset.start <= offset.end <= num_ws:
                 raise StylescopeError(f'direction layers [{offset.start}, {offset.end}) are out of range: '
                                       f'this network has ws rows 0 to {num_ws - 1}')
+        if request.motion:
+            raise StylescopeError('moving the picture (pan, rotate) needs a StyleGAN3 network, whose input can be '
+                                  'transformed: this one is a StyleGAN2 network')
         maps = request.noise.maps
         if maps is not None and maps.digest not in self._fitting_maps:
             check_maps(maps, self.G)
@@ -264,7 +289,7 @@ class Renderer:
         """The exact ws [1, num_ws, w_dim] (float32, on the device) the request's image is drawn from."""
         with self._lock:
             self._check(request)
-            ws = self._map(request.latent, request)
+            ws = self._map(request.latent, request, base=True)
             if request.mixing:
                 ws = mix_ws(ws, [(self._map(mix.source, request), mix.rows) for mix in request.mixing])
             if request.offsets:
@@ -368,7 +393,7 @@ class Renderer:
             block = self._blocks[first]
             skipped = ['conv0'] if layer == 'conv1' else block.conv_layers()
             reused_layers = tuple(f'b{block.resolution}.{name}' for name in skipped)
-        result = _Synthesis(img, tuple(blocks[first:stop + 1]), tuple(blocks[:first]), reused_layers, stop)
+        result = _Synthesis(img, tuple(blocks[first:stop + 1]), tuple(blocks[:first]), reused_layers, stop < last)
         if cacheable:
             self.hits += len(result.reused)
             self.misses += len(result.computed)
@@ -381,8 +406,7 @@ class Renderer:
             t0 = time.perf_counter()
             ws = self.ws_for_request(request)
             t1 = time.perf_counter()
-            preview_stop = _preview_stop(self.G, request.preview_resolution) if request.preview else None
-            done = self._synthesize(ws, request.noise, preview_stop, request.preview_always)
+            done = self._synthesize_request(ws, request)
             img = done.img
             if self.device.type == 'cuda':
                 torch.cuda.synchronize(self.device)
@@ -398,8 +422,11 @@ class Renderer:
                        total_ms=(t3 - t0) * 1e3)
         return RenderResult(image=image, request=request, ws=ws[0].cpu().numpy(), timings=timings,
                             computed_blocks=done.computed, reused_blocks=done.reused,
-                            reused_layers=done.reused_layers, resolution=resolution,
-                            preview=done.stop < len(self._blocks) - 1)
+                            reused_layers=done.reused_layers, resolution=resolution, preview=done.preview)
+
+    def _synthesize_request(self, ws, request):
+        preview_stop = _preview_stop(self.G, request.preview_resolution) if request.preview else None
+        return self._synthesize(ws, request.noise, preview_stop, request.preview_always)
 
     def cache_info(self):
         """Entries and bytes held, and block hits / misses so far."""

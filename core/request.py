@@ -5,7 +5,9 @@ state and hands them to the render thread; core.render turns them into images.
 Edit order (DESIGN.md): ws = truncate(mapping(z)) (psi, cutoff); `mixing` replaces whole ws rows;
 `offsets` add the direction edits, each `amount * vector` on ws rows [start, end) with amount =
 slider value * the direction's unit (`slider_offset`), so edits are not shrunk by psi. An
-explicit w (a loaded or projected one) is used as it is: psi does not reach it.
+explicit base w (a loaded, pasted or projected one) is truncated too, toward w_avg by the same
+formula (psi 1 leaves it as it is); a mixing source's explicit w (a favourite's ws) is used as it
+is, since it already is the picture it shows.
 """
 import dataclasses
 import math
@@ -16,17 +18,19 @@ import numpy as np
 from core.errors import StylescopeError
 from core.frozen import FrozenArray, frozen
 from core.noise_spec import NoiseSpec
-from core.seeds import check_seed
+from core.seeds import MAX_SEED, check_seed
 
 
 @dataclass(frozen=True)
 class Latent:
     """One latent source: a seed (official seed -> z), an explicit z [z_dim], or an explicit
     w [w_dim] / ws [num_ws, w_dim] (a saved or projected w). Give exactly one; arrays are frozen
-    on construction."""
+    on construction. A seed may come with `seed_frac` in [0, 1): z slerped that far toward the next
+    seed's z (walking between seeds, as NVIDIA's visualiser's latent pad does)."""
     seed: int = None
     z: FrozenArray = None
     w: FrozenArray = None
+    seed_frac: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, 'z', frozen(self.z))
@@ -36,6 +40,7 @@ class Latent:
             raise ValueError(f'a Latent needs exactly one of seed, z, w (got {given or "none"})')
         if self.seed is not None:
             object.__setattr__(self, 'seed', check_seed(self.seed))
+        object.__setattr__(self, 'seed_frac', _seed_frac(self.seed, self.seed_frac))
 
     @classmethod
     def of(cls, value):
@@ -57,7 +62,9 @@ class Mix:
 
 @dataclass(frozen=True)
 class Offset:
-    """A direction edit already scaled: adds `amount * vector` to ws rows [start, end)."""
+    """A direction edit already scaled: adds `amount * vector` to ws rows [start, end). vector:
+    [w_dim], the same on every row, or [num_ws, w_dim] per row (a W+ direction such as "A -> B":
+    its row r goes to ws row r, and only rows [start, end) are used)."""
     vector: FrozenArray
     amount: float
     start: int
@@ -68,19 +75,48 @@ class Offset:
         object.__setattr__(self, 'amount', float(self.amount))
         object.__setattr__(self, 'start', int(self.start))
         object.__setattr__(self, 'end', int(self.end))
+        if self.vector.array.ndim not in (1, 2):
+            raise ValueError(f'an offset vector is [w_dim] or [num_ws, w_dim], not {list(self.vector.shape)}')
+
+    @property
+    def per_row(self):
+        return self.vector.array.ndim == 2
+
+
+def _motion(motion):
+    """() for no motion, else (angle, tx, ty) as finite floats."""
+    if not motion:
+        return ()
+    values = tuple(float(v) for v in motion)
+    if len(values) != 3 or not all(math.isfinite(v) for v in values):
+        raise StylescopeError(f'the motion {motion!r} is not (angle, x, y) in numbers: use e.g. (15, 0.1, 0)')
+    return () if not any(values) else values
+
+
+def _seed_frac(seed, frac):
+    frac = float(frac)
+    if frac == 0:
+        return 0.0
+    if seed is None or not (0 < frac < 1 and math.isfinite(frac)) or seed >= MAX_SEED:
+        raise StylescopeError(f'a fraction {frac} of the way to the next seed is not allowed: use 0 <= f < 1, '
+                              f'with a seed below {MAX_SEED}')
+    return frac
 
 
 def slider_offset(vector, scale, alpha, start, end):
     """The edit of a direction slider at `alpha` (in the direction's unit `scale`): the one place
-    where a slider value becomes a W offset, alpha * scale * vector on rows [start, end)."""
+    where a slider value becomes a W offset, alpha * scale * vector on rows [start, end) (vector
+    [w_dim], or [num_ws, w_dim] for a per-row direction: row r of it on ws row r)."""
     return Offset(vector, float(alpha) * float(scale), start, end)
 
 
 def offsets_from_directions(directions, alphas):
     """Offsets for slider values `alphas` [K] of a direction set (anything with `vectors [K, w_dim]`,
-    `scales [K]`, `layer_start [K]`, `layer_end [K]`). Zero sliders are left out, so they cost
+    `scales [K]`, `layer_start [K]`, `layer_end [K]`, and `edit_vector(k)` where a direction may
+    be per-row, as core.direction_set.DirectionSet's). Zero sliders are left out, so they cost
     nothing and do not change the cache keys."""
-    return tuple(slider_offset(np.asarray(directions.vectors[k]), directions.scales[k], alpha,
+    vector_of = getattr(directions, 'edit_vector', lambda k: directions.vectors[k])
+    return tuple(slider_offset(np.asarray(vector_of(k)), directions.scales[k], alpha,
                                directions.layer_start[k], directions.layer_end[k])
                  for k, alpha in enumerate(alphas) if alpha)
 
@@ -89,15 +125,19 @@ def offsets_from_directions(directions, alphas):
 class RenderRequest:
     """Everything that decides one image; immutable, hashable, cheap to compare.
 
-    Base latent: `w` if given, else `z`, else `seed`. `class_idx`, `psi` and `cutoff` apply to
-    every mapped latent (seeds and z, the mixing sources' too). `noise` (a NoiseSpec) says how
+    Base latent: `w` if given, else `z`, else `seed`. `class_idx` applies to every mapped latent
+    (seeds and z, the mixing sources' too), `psi` and `cutoff` to those and to an explicit base w
+    (module docstring). `noise` (a NoiseSpec) says how
     every noise layer draws its noise, including explicit maps (a projected latent's optimised
     ones: `noise.maps`). `preview` stops synthesis at the block of `preview_resolution` (see
     core.render.Renderer); `preview_always` keeps it a preview even when every block up to it is
     cached (for a caller that knows its change reaches the preview, such as a slider dragged back
-    to an earlier value). `output_size` resizes the result (None: as rendered). `request_id` is
-    carried to the result and not compared."""
+    to an earlier value). `output_size` resizes the result (None: as rendered). `motion` (angle in
+    degrees counter-clockwise, tx, ty in image widths, +x right, +y down) moves a StyleGAN3
+    network's picture through its input transform; () or zeros: as the network draws it.
+    `request_id` is carried to the result and not compared."""
     seed: int = 0
+    seed_frac: float = 0.0
     z: FrozenArray = None
     w: FrozenArray = None
     class_idx: int = None
@@ -110,6 +150,7 @@ class RenderRequest:
     preview_resolution: int = 128
     preview_always: bool = False
     output_size: int = None
+    motion: tuple = ()
     request_id: int = field(default=0, compare=False)
 
     def __post_init__(self):
@@ -117,11 +158,13 @@ class RenderRequest:
         object.__setattr__(self, 'w', frozen(self.w))
         if self.w is None and self.z is None:
             object.__setattr__(self, 'seed', check_seed(self.seed))
+            object.__setattr__(self, 'seed_frac', _seed_frac(self.seed, self.seed_frac))
         object.__setattr__(self, 'psi', float(self.psi))
         object.__setattr__(self, 'mixing', tuple(m if isinstance(m, Mix) else Mix(*m) for m in self.mixing))
         object.__setattr__(self, 'offsets', tuple(o if isinstance(o, Offset) else Offset(*o) for o in self.offsets))
         if not math.isfinite(self.psi):
             raise StylescopeError(f'truncation psi {self.psi} is not a number: use a value such as 0.7')
+        object.__setattr__(self, 'motion', _motion(self.motion))
 
     @property
     def latent(self):
@@ -129,7 +172,7 @@ class RenderRequest:
             return Latent(w=self.w)
         if self.z is not None:
             return Latent(z=self.z)
-        return Latent(seed=self.seed)
+        return Latent(seed=self.seed, seed_frac=self.seed_frac)
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

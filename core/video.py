@@ -9,6 +9,8 @@ A video is a list of frames, each frame a list of RenderRequests (one per grid c
   `loop`, the last keyframe joins back to the first and the frame after the last is the first.
 - `sweep_requests`: one direction swept from -amount to +amount and back
   (alpha = -amount * cos(2 pi t)), on each cell's latent; a sweep always loops seamlessly.
+- `motion_requests`: a StyleGAN3 network's picture panned across and back and / or rotated
+  through its input transform (the network's equivariance on show).
 - `write_video`: mp4 (H.264 through imageio-ffmpeg, `quality` 1-10), gif (Pillow, each frame
   quantised with the fast octree method) or png frames; written under a temporary name and
   renamed when complete; `progress(done, total)` and `cancel` (a callable or threading.Event).
@@ -23,13 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 import PIL.Image
 
-from core.atomic import atomic_folder, atomic_path
+from core.atomic import atomic_folder, atomic_path, check_writable
 from core.errors import Cancelled, StylescopeError, is_cancelled
 from core.images import make_grid
-from core.latent import catmull_rom, lerp, slerp
+from core.interpolate import catmull_rom, lerp, slerp
 from core.noise_spec import NoiseSpec
 from core.request import Latent, RenderRequest, slider_offset
-from core.seeds import z_from_seed
+from core.seeds import seed_walk_z
+from core.video_limits import MAX_DURATION, MAX_FPS, MAX_FRAMES, MAX_SIDE, frame_count
 
 INTERPOLATIONS = ('lerp', 'slerp', 'cubic')
 SPACES = ('z', 'w')
@@ -56,12 +59,15 @@ class VideoOptions:
             raise StylescopeError(f"unknown interpolation '{self.interp}': use one of {', '.join(INTERPOLATIONS)}")
         if self.space is not None and self.space not in SPACES:
             raise StylescopeError(f"unknown interpolation space '{self.space}': use z or w")
-        if not (math.isfinite(self.fps) and self.fps > 0):
-            raise StylescopeError(f'--fps {self.fps} is not allowed: use a positive number such as 30')
-        if not (math.isfinite(self.duration) and self.duration > 0):
-            raise StylescopeError(f'--duration {self.duration} is not allowed: use a positive number of seconds')
-        if self.size is not None and self.size < 4:
-            raise StylescopeError(f'--size {self.size} is too small: use 4 pixels or more')
+        if not (math.isfinite(self.fps) and 0 < self.fps <= MAX_FPS):
+            raise StylescopeError(f'--fps {self.fps} is not allowed: use a number above 0 up to {MAX_FPS:g}')
+        if not (math.isfinite(self.duration) and 0 < self.duration <= MAX_DURATION):
+            raise StylescopeError(f'--duration {self.duration} is not allowed: use a number of seconds above 0 up '
+                                  f'to {MAX_DURATION:g}')
+        if self.size is not None and not 4 <= self.size <= MAX_SIDE:
+            raise StylescopeError(f'--size {self.size} is not allowed: use 4 to {MAX_SIDE} pixels')
+        if self.n_frames > MAX_FRAMES:
+            raise StylescopeError(f'{self.n_frames:,} frames is more than {MAX_FRAMES:,}: lower --fps or --duration')
 
     @property
     def n_frames(self):
@@ -74,11 +80,6 @@ class VideoOptions:
     def request(self, **latent):
         return RenderRequest(class_idx=self.class_idx, psi=self.psi, cutoff=self.cutoff, noise=self.noise,
                              output_size=self.size, **latent)
-
-
-def frame_count(fps, duration):
-    """Frames in a video of `duration` seconds at `fps`: round(fps * duration), at least 1."""
-    return max(1, int(round(fps * duration)))
 
 
 def keyframe_positions(n_frames, n_keys, loop):
@@ -130,7 +131,7 @@ def _split_cells(keyframes, n_cells):
 
 def _z_of(latent, z_dim):
     if latent.seed is not None:
-        return z_from_seed(latent.seed, z_dim)[0]
+        return seed_walk_z(latent.seed, latent.seed_frac, z_dim)[0]
     return latent.z.array.astype(np.float64).reshape(-1)
 
 
@@ -182,11 +183,28 @@ def sweep_requests(renderer, latents, vector, scale, start, end, amount, options
     latents = [Latent.of(k) for k in latents]
     if not latents:
         raise StylescopeError('a sweep needs at least one latent: give --seeds or --w-files')
-    vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+    vector = np.asarray(vector, dtype=np.float32)
+    vector = vector if vector.ndim == 2 else vector.reshape(-1)  # 2-D: a per-row direction [num_ws, w_dim]
     frames = []
     for alpha in sweep_alphas(options.n_frames, amount):
         offset = slider_offset(vector, scale, alpha, start, end)
         frames.append([options.request(offsets=(offset,), **_latent_fields(k)) for k in latents])
+    return frames
+
+
+def motion_requests(latents, pan, rotate, options):
+    """Frames of a StyleGAN3 motion video: [n_frames][len(latents)] RenderRequests moving every
+    cell through the network's input transform: across and back by `pan` image widths (x =
+    pan * sin(2 pi t)) and turning by `rotate` degrees in all (a multiple of 360 loops
+    seamlessly), t from 0 to 1. An equivariant network moves the same picture; one that is not
+    redraws it as it goes."""
+    latents = [Latent.of(k) for k in latents]
+    if not latents:
+        raise StylescopeError('a motion video needs at least one latent: give --seeds or --w-files')
+    frames = []
+    for t in np.arange(options.n_frames) / options.n_frames:
+        motion = (float(rotate) * t, float(pan) * math.sin(2 * math.pi * t), 0.0)
+        frames.append([options.request(motion=motion, **_latent_fields(k)) for k in latents])
     return frames
 
 
@@ -274,6 +292,7 @@ def check_output(out, fmt=None, quality=8):
         raise StylescopeError(f"'{out}' already exists: choose a new --out folder for the png frames")
     if fmt != 'png' and os.path.isdir(out):
         raise StylescopeError(f"'{out}' is a folder: give a file name ending in .{fmt} as --out")
+    check_writable(out, as_folder=fmt == 'png')
     return fmt
 
 

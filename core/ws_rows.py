@@ -14,8 +14,12 @@ def layer_groups(num_ws_or_resolution=None, *, num_ws=None, resolution=None) -> 
     group a small network lacks is empty: start == end).
 
     Pass a Generator (anything with .num_ws), num_ws=, resolution=, or one int: ints that could be
-    either (4, 8, 16) must be passed by keyword.
+    either (4, 8, 16) must be passed by keyword. A StyleGAN3 generator groups its rows itself, by
+    each layer's band (core.networks_stylegan3.SynthesisNetwork.layer_groups).
     """
+    own = getattr(getattr(num_ws_or_resolution, 'synthesis', None), 'layer_groups', None)
+    if own is not None:
+        return own()
     n = _resolve_num_ws(num_ws_or_resolution, num_ws, resolution)
     res_of = [4 << (i // 2) for i in range(n)]
     ends = [sum(1 for r in res_of if r <= top) for top in (8, 32, res_of[-1])]

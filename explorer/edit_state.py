@@ -15,6 +15,7 @@ from core.errors import StylescopeError
 from core.frozen import FrozenArray
 from core.noise_spec import NoiseMaps, NoiseSpec
 from core.request import Latent, Mix, RenderRequest, offsets_from_directions
+from core.seeds import MAX_SEED
 from core.session_file import decode_array, encode_array
 
 
@@ -37,14 +38,16 @@ class EditState:
     `with_*` helpers), so the undo stack simply keeps old ones.
 
     seed: the latent when `w` is None (official seed -> z). w: an explicit ws [num_ws, w_dim]
-    (a loaded, pasted or projected latent), used as it is (psi does not reach it); `w_label` says
-    where it came from. noise_maps: the noise maps that belong to `w` (a projection optimises them
+    (a loaded, pasted or projected latent), pulled toward w_avg by psi like a mapped one; `w_label`
+    says where it came from. seed_frac: a fraction of the way to the next seed, 0 <= f < 1 (z is
+    slerped from seed to seed + 1, as when dragging between seeds or walking through them). noise_maps: the noise maps that belong to `w` (a projection optimises them
     with it: a NoiseMaps, or None), drawn instead of the network's own noise wherever `noise`
     draws noise; `noise`'s mode and strengths still apply. A new latent (another w, or the seed
     when no w is left) drops them (see `replace`). directions: a DirectionSet (or None) and
     `alphas`, one slider value per direction, in its unit. mixing: MixSources (their rows only: the
     noise stays the base latent's); a ws row taken by a later source wins."""
     seed: int = 0
+    seed_frac: float = 0.0
     w: FrozenArray = None
     w_label: str = ''
     class_idx: int = None
@@ -55,6 +58,7 @@ class EditState:
     mixing: tuple = ()
     noise: NoiseSpec = NoiseSpec()
     noise_maps: NoiseMaps = None
+    motion: tuple = ()  # StyleGAN3: (angle in degrees, x, y in image widths); () = as drawn
 
     def __post_init__(self):
         if self.w is not None:
@@ -63,12 +67,16 @@ class EditState:
         if self.noise_maps is not None and self.w is None:
             raise ValueError('noise maps belong to an explicit w: give the w they were projected with')
         object.__setattr__(self, 'psi', float(self.psi))
+        frac = float(self.seed_frac)
+        object.__setattr__(self, 'seed_frac', frac if 0 <= frac < 1 and self.seed < MAX_SEED else 0.0)
         k = 0 if self.directions is None else len(self.directions)
         alphas = tuple(float(a) for a in self.alphas)
         if len(alphas) != k:
             alphas = (alphas + (0.0,) * k)[:k]
         object.__setattr__(self, 'alphas', alphas)
         object.__setattr__(self, 'mixing', tuple(self.mixing))
+        motion = tuple(float(v) for v in self.motion)
+        object.__setattr__(self, 'motion', motion if any(motion) else ())
 
     def replace(self, **changes):
         """A copy with `changes`. Another latent (a w that differs from this one, or no w any more)
@@ -83,14 +91,15 @@ class EditState:
         changes nothing), else the seed."""
         w = changes.get('w', self.w)
         if w is None:
-            return self.w is not None or changes.get('seed', self.seed) != self.seed
+            return (self.w is not None or changes.get('seed', self.seed) != self.seed
+                    or changes.get('seed_frac', self.seed_frac) != self.seed_frac)
         return self.w is None or FrozenArray(w) != self.w
 
     # -- what it renders
     def request(self, preview=False, original=False, preview_resolution=128, output_size=None, preview_always=False):
         """The RenderRequest of this state. original: the unedited image (no direction edits, no
         style mixing) for the A/B comparison."""
-        latent = dict(w=self.w) if self.w is not None else dict(seed=self.seed)
+        latent = dict(w=self.w) if self.w is not None else dict(seed=self.seed, seed_frac=self.seed_frac)
         offsets, mixing = (), ()
         if not original:
             if self.directions is not None:
@@ -98,7 +107,7 @@ class EditState:
             mixing = tuple(Mix(m.latent, m.rows) for m in self.mixing if m.rows)
         noise = self.noise if self.noise_maps is None else self.noise.with_maps(self.noise_maps)
         return RenderRequest(class_idx=self.class_idx, psi=self.psi, cutoff=self.cutoff, mixing=mixing,
-                             offsets=offsets, noise=noise, preview=preview,
+                             offsets=offsets, noise=noise, preview=preview, motion=self.motion,
                              preview_resolution=preview_resolution, preview_always=preview_always,
                              output_size=output_size, **latent)
 
@@ -109,7 +118,7 @@ class EditState:
     @property
     def latent_label(self):
         if self.w is None:
-            return f'seed {self.seed}'
+            return f'seed {self.seed + self.seed_frac:.2f}' if self.seed_frac else f'seed {self.seed}'
         return f'w from {self.w_label or "a file"}' + (' with its noise maps' if self.noise_maps is not None else '')
 
     # -- directions
@@ -125,6 +134,13 @@ class EditState:
         """Append a set's directions (clashing names get ' (2)'...), sliders at 0."""
         merged = dset if self.directions is None else self.directions.merge(dset)
         return self.replace(directions=merged, alphas=self.alphas + (0.0,) * len(dset))
+
+    def keep_directions(self, indices):
+        """Only the directions at `indices` (with their slider values); none left: no directions."""
+        indices = list(indices)
+        if not indices:
+            return self.replace(directions=None, alphas=())
+        return self.replace(directions=self.directions.subset(indices), alphas=tuple(self.alphas[k] for k in indices))
 
     def remove_direction(self, k):
         if len(self.directions) == 1:
@@ -161,12 +177,14 @@ class EditState:
         return owner
 
     # -- checks against a network
-    def fitted_to(self, num_ws, w_dim, c_dim, noise_layers=None):
+    def fitted_to(self, num_ws, w_dim, c_dim, noise_layers=None, movable=False):
         """This state made valid for a network (class picked for conditional models, cutoff cut,
         directions and mixing sources of another w_dim dropped, noise maps dropped unless each one
-        is for a layer of `noise_layers` ('b16.conv0', ...; None: not checked) at its size).
-        Returns (state, warnings)."""
+        is for a layer of `noise_layers` ('b16.conv0', ...; None: not checked) at its size, the
+        motion dropped unless the network is `movable`: StyleGAN3). Returns (state, warnings)."""
         warnings, state = [], self
+        if state.motion and not movable:
+            state = state.replace(motion=())
         if state.w is not None and tuple(state.w.shape) not in ((num_ws, w_dim), (w_dim,)):
             warnings.append(f'the latent w has shape {list(state.w.shape)} but this network wants '
                             f'[{num_ws}, {w_dim}]: showing seed {state.seed} instead')
@@ -181,9 +199,11 @@ class EditState:
         if state.cutoff is not None and state.cutoff > num_ws:
             state = state.replace(cutoff=None)
         if state.directions is not None:
-            if state.directions.w_dim != w_dim:
-                warnings.append(f'the directions are for w_dim {state.directions.w_dim}, this network has '
-                                f'{w_dim}: they were left out')
+            rows = state.directions.row_count  # per-row directions ("A -> B") are for one num_ws
+            if state.directions.w_dim != w_dim or rows not in (None, num_ws):
+                made, has = ((f'w_dim {state.directions.w_dim}', w_dim) if state.directions.w_dim != w_dim
+                             else (f'{rows} ws rows', num_ws))
+                warnings.append(f'the directions are for {made}, this network has {has}: they were left out')
                 state = state.replace(directions=None, alphas=())
             elif (state.directions.layer_end > num_ws).any():
                 d = state.directions
@@ -209,13 +229,13 @@ class EditState:
             used = [k for k, a in enumerate(alphas) if a]
             directions = directions.subset(used) if used else None
             alphas = tuple(alphas[k] for k in used)
-        d = dict(seed=self.seed, w=None if self.w is None else encode_array(self.w.array), w_label=self.w_label,
+        d = dict(seed=self.seed, seed_frac=self.seed_frac, w=None if self.w is None else encode_array(self.w.array), w_label=self.w_label,
                  class_idx=self.class_idx, psi=self.psi, cutoff=self.cutoff,
                  directions=None if directions is None else sessions.encode_directions(directions),
                  alphas=list(alphas),
                  mixing=[dict(label=m.label, latent=sessions.encode_latent(m.latent), rows=list(m.rows))
                          for m in self.mixing],
-                 noise=sessions.encode_noise(self.noise), noise_maps=None)
+                 noise=sessions.encode_noise(self.noise), noise_maps=None, motion=list(self.motion))
         if self.noise_maps is not None and compact:
             d['noise_maps_digest'] = self.noise_maps.digest.hex()  # which maps, for the record only
         elif self.noise_maps is not None:
@@ -228,7 +248,7 @@ class EditState:
         try:
             w = d.get('w')
             directions = d.get('directions')
-            return cls(seed=int(d.get('seed', 0)), w=None if w is None else decode_array(w),
+            return cls(seed=int(d.get('seed', 0)), seed_frac=float(d.get('seed_frac', 0.0)), w=None if w is None else decode_array(w),
                        w_label=str(d.get('w_label', '')), class_idx=d.get('class_idx'),
                        psi=float(d.get('psi', 1.0)), cutoff=d.get('cutoff'),
                        directions=None if directions is None else sessions.decode_directions(directions),
@@ -236,7 +256,8 @@ class EditState:
                        mixing=tuple(MixSource(m['label'], sessions.decode_latent(m['latent']), m.get('rows', ()))
                                     for m in d.get('mixing', ())),
                        noise=sessions.decode_noise(d.get('noise')),
-                       noise_maps=sessions.decode_maps(d.get('noise_maps'), maps_table))
+                       noise_maps=sessions.decode_maps(d.get('noise_maps'), maps_table),
+                       motion=tuple(float(v) for v in d.get('motion') or ()))
         except StylescopeError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -1,8 +1,9 @@
 """Favourites and history: undo / redo, the A/B toggle, and a strip of favourites (the current
-state stored with a thumbnail; click one to go back to it; they are saved with the session)."""
-from PyQt6.QtCore import QSize, pyqtSignal
-from PyQt6.QtWidgets import (QHBoxLayout, QInputDialog, QLabel, QListView, QListWidget, QListWidgetItem, QVBoxLayout,
-                             QWidget)
+state stored with a thumbnail; click one to go back to it; they are saved with the session). A
+favourite's context menu starts "A → B" from it (explorer/difference_dialog.py)."""
+from PyQt6.QtCore import QSize, Qt, pyqtSignal
+from PyQt6.QtWidgets import (QHBoxLayout, QInputDialog, QLabel, QListView, QListWidget, QListWidgetItem, QMenu,
+                             QVBoxLayout, QWidget)
 
 from explorer.widgets import icon_from_array, push_button, thumbnail
 
@@ -11,6 +12,7 @@ THUMB = 72
 
 class HistoryPanel(QWidget):
     status = pyqtSignal(str)
+    difference_requested = pyqtSignal(int)  # "A → B" from favourite k
 
     def __init__(self, model, client, parent=None):
         super().__init__(parent)
@@ -21,10 +23,10 @@ class HistoryPanel(QWidget):
         self.redo_button = push_button('Redo', model.redo, tip='Redo (Ctrl+Shift+Z)')
         self.ab_button = push_button('A/B', model.set_show_original, checkable=True,
                                      tip='Show the unedited picture (no sliders, no mixing) while on (B)')
-        self.add_button = push_button('★ Add favourite', lambda: self.add_favourite(),
+        self.add_button = push_button('★ Add', lambda: self.add_favourite(),
                                       tip='Store the current state with a thumbnail (Ctrl+D)')
-        self.remove_button = push_button('Remove', lambda: self.remove_selected())
-        self.rename_button = push_button('Rename...', lambda: self.rename_selected())
+        self.remove_button = push_button('Remove', lambda: self.remove_selected(), tip='Remove the selected favourite')
+        self.rename_button = push_button('Rename...', lambda: self.rename_selected(), tip='Rename the selected favourite')
         self.strip = QListWidget()
         self.strip.setViewMode(QListView.ViewMode.IconMode)
         self.strip.setFlow(QListView.Flow.LeftToRight)
@@ -35,14 +37,15 @@ class HistoryPanel(QWidget):
         self.strip.setFixedHeight(THUMB + 44)
         self.strip.setToolTip('Favourites: click one to restore it (an undoable step)')
         self.strip.itemClicked.connect(lambda item: self.restore(self.strip.row(item)))
+        self.strip.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.strip.customContextMenuRequested.connect(self._context_menu)
         self.history_label = QLabel()
         self.history_label.setStyleSheet('color: #555;')
         buttons = QHBoxLayout()
-        for b in (self.undo_button, self.redo_button, self.ab_button):
+        for b in (self.undo_button, self.redo_button, self.ab_button, self.add_button, self.rename_button,
+                  self.remove_button):
             buttons.addWidget(b)
         buttons.addWidget(self.history_label, 1)
-        for b in (self.add_button, self.rename_button, self.remove_button):
-            buttons.addWidget(b)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(buttons)
@@ -91,6 +94,21 @@ class HistoryPanel(QWidget):
         self.status.emit(f'added {fav.name}')
         self.strip.scrollToBottom()
         return fav
+
+    def favourite_menu(self, index):
+        """The context menu of favourite `index`: restore, A → B from it, rename, remove."""
+        menu = QMenu(self)
+        menu.addAction('Restore', lambda: self.restore(index))
+        menu.addAction('Direction A → B from this favourite...', lambda: self.difference_requested.emit(index))
+        menu.addSeparator()
+        menu.addAction('Rename...', lambda: self.rename_selected(index))
+        menu.addAction('Remove', lambda: self.remove_selected(index))
+        return menu
+
+    def _context_menu(self, pos):
+        item = self.strip.itemAt(pos)
+        if item is not None:
+            self.favourite_menu(self.strip.row(item)).popup(self.strip.viewport().mapToGlobal(pos))
 
     def restore(self, index):
         if 0 <= index < len(self.model.favourites):

@@ -24,6 +24,8 @@ def qimage_from_array(array):
 class ImageView(QWidget):
     zoom_changed = pyqtSignal(str)  # 'fit 87%', '1:1', '400%'
     shown = pyqtSignal(object)      # the tag of set_image, once that image has been painted
+    picture_dragged = pyqtSignal(float, float)  # a drag on the picture (when moving it is on): dx, dy in picture widths
+    picture_released = pyqtSignal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -34,6 +36,8 @@ class ImageView(QWidget):
         self._zoom = 1.0      # image pixels -> device pixels, in 'zoom' mode
         self._pan = QPointF(0, 0)
         self._drag_from = None
+        self._move_from = None  # where a drag that moves the picture itself was last
+        self.picture_movable = False
         self._tag = None
         self.overlay = ''
         self.placeholder = 'loading...'
@@ -165,18 +169,33 @@ class ImageView(QWidget):
             self.zoom_changed.emit(self.zoom_text())
 
     # -- mouse: pan and wheel zoom
+    def set_picture_movable(self, on):
+        """Dragging the picture (when not zoomed in) moves what it shows: picture_dragged."""
+        self.picture_movable = bool(on)
+
     def mousePressEvent(self, event):
-        if event.button() == Qt.MouseButton.LeftButton and self._mode == 'zoom':
+        if event.button() != Qt.MouseButton.LeftButton or self._image is None:
+            return
+        if self._mode == 'zoom':
             self._drag_from = event.position() - self._pan
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
+        elif self.picture_movable:
+            self._move_from = event.position()
+            self.setCursor(Qt.CursorShape.SizeAllCursor)
 
     def mouseMoveEvent(self, event):
         if self._drag_from is not None:
             self._pan = event.position() - self._drag_from
             self.update()
+        elif self._move_from is not None:
+            delta, self._move_from = event.position() - self._move_from, event.position()
+            width = max(self.target_rect().width(), 1.0)
+            self.picture_dragged.emit(delta.x() / width, delta.y() / width)
 
     def mouseReleaseEvent(self, event):
-        self._drag_from = None
+        if self._move_from is not None:
+            self.picture_released.emit()
+        self._drag_from = self._move_from = None
         self.unsetCursor()
 
     def mouseDoubleClickEvent(self, event):

@@ -14,6 +14,8 @@ from core import direction_files
 from core import directions as core_directions
 from core import model_io
 from core import projection as core_projection
+from core import pti as core_pti
+from core import quiz as core_quiz
 from core.align import prepare_target
 from core.default_model import open_network_or_default
 from core.device import resolve_device
@@ -23,16 +25,19 @@ from core.images import save_png
 from core.latent import class_vector, load_ws_file
 from core.noise import noise_layers
 from core.noise_spec import NoiseMaps
-from core.render import Renderer
+from core import render as core_render
+from core.networks_stylegan3 import is_stylegan3
 from core.request import Latent
 from core.ws_rows import layer_groups
 from core.video import (VideoOptions, check_output, export_video, interpolation_requests, sweep_requests)
+from core.image_dataset import ImageFolder  # the quiz's real faces, read as training reads them
 
 DESCRIPTIONS = {
     'open_network': 'opening the network',
     'pca': 'computing PCA directions',
     'sefa': 'computing SeFa directions',
     'import_directions': 'importing directions',
+    'slider_limits': 'measuring slider ranges',
     'export_directions': 'exporting directions',
     'render_batch': 'rendering samples',
     'fit_labels': 'fitting the labelled direction',
@@ -41,13 +46,25 @@ DESCRIPTIONS = {
     'load_ws': 'loading w',
     'video': 'exporting the video',
     'project': 'projecting a photo',
+    'quiz_images': 'preparing the quiz',
 }
 PROJECTION_DEFAULTS = core_projection.ProjectionOptions()  # the CLI's defaults: 1000 steps, seed 303
+PTI_DEFAULTS = core_pti.PTIOptions()  # 350 tuning steps at lr 3e-4, as the paper
+
+
+def projection_stages(space, num_steps, pti_steps=PTI_DEFAULTS.num_steps):
+    """[('w', n)], [('w', n), ('w+', m)] or [('w', n), ('pti', k)]: the stages `project` runs
+    (core.projection's schedule; pti: the W pivot, then the tuning)."""
+    if space == 'pti':
+        return [('w', int(num_steps)), ('pti', int(pti_steps))]
+    return core_projection.ProjectionOptions(num_steps=int(num_steps), space=space).stage_steps
+
+
 PREVIEW_INTERVAL = 0.2  # seconds between projection previews: at most ~5 images a second reach the GUI
 
 
 def make_renderer(net):
-    return Renderer(net.G)
+    return core_render.make_renderer(net.G)
 
 
 def network_info(net, device):
@@ -55,16 +72,24 @@ def network_info(net, device):
     G, meta = net.G, net.meta
     source = str(meta.get('source') or 'network')
     name = 'random network' if meta.get('random_init') else os.path.basename(source.rstrip('/\\'))
-    blocks = G.synthesis.blocks()
-    block_facts = [dict(resolution=block.resolution, ws_start=start, ws_count=count,
-                        cost=block.resolution ** 2 * block.out_channels * (block.in_channels + block.out_channels))
-                   for block, (start, count) in zip(blocks, G.synthesis.block_ws_ranges())]
+    stylegan3 = is_stylegan3(G)
+    if stylegan3:  # a "block" per ws row: the input and each layer (no preview: every frame is whole)
+        block_facts = [dict(resolution=int(row['sampling_rate']), ws_start=row['ws'], ws_count=1,
+                            cost=row['size'] ** 2 * row['channels'] ** 2, name=row['name'])
+                       for row in G.synthesis.layer_info()]
+        can_preview = False
+    else:
+        blocks = G.synthesis.blocks()
+        block_facts = [dict(resolution=block.resolution, ws_start=start, ws_count=count,
+                            cost=block.resolution ** 2 * block.out_channels * (block.in_channels + block.out_channels))
+                       for block, (start, count) in zip(blocks, G.synthesis.block_ws_ranges())]
+        can_preview = all(block.architecture == 'skip' for block in blocks)
     return dict(blocks=block_facts, name=name, source=source, format=meta.get('format'), resolution=G.img_resolution,
                 device=str(device), random_init=bool(meta.get('random_init')), c_dim=G.c_dim, z_dim=G.z_dim,
-                img_channels=G.img_channels,
+                img_channels=G.img_channels, kind='stylegan3' if stylegan3 else 'stylegan2',
                 w_dim=G.w_dim, num_ws=G.num_ws, fingerprint=meta.get('fingerprint'),
-                noise_layers=noise_layers(G), layer_groups=layer_groups(G),
-                can_preview=all(block.architecture == 'skip' for block in blocks))
+                noise_layers=noise_layers(G), layer_groups=layer_groups(G), can_preview=can_preview,
+                **dict(zip(('tuned_from', 'source_network'), core_pti.pti_source(meta))))
 
 
 # --- network ---------------------------------------------------------------------------------------
@@ -117,6 +142,17 @@ def sefa(ctx, start=0, end=None, n_components=20, unit_samples=core_directions.U
     dset = finder.fit(G).directions_
     ctx.progress(2, 2)
     return dset
+
+
+def slider_limits(ctx, dset):
+    """{name: slider range} of each direction, measured with the network's discriminator
+    (core.directions.suggest_slider_limits; read from the file on first use, as the projection's)."""
+    D, notes = _discriminator(ctx)
+    if D is None:
+        raise StylescopeError(' '.join(notes) or 'this network file has no discriminator, which measures the '
+                              'ranges: open a training snapshot, or keep the default of ±3')
+    measured = core_directions.suggest_slider_limits(ctx.G, D, dset, progress=ctx.progress)
+    return {name: measured.limit_of(k) for k, name in enumerate(measured.names)}
 
 
 def import_directions(ctx, path):
@@ -233,7 +269,7 @@ def video(ctx, out, mode='keyframes', keyframes=(), sweep=None, fps=30.0, durati
 
 def project(ctx, path, landmarks=None, space='w', num_steps=PROJECTION_DEFAULTS.num_steps,
             seed=PROJECTION_DEFAULTS.seed, class_idx=None, w_avg_samples=PROJECTION_DEFAULTS.w_avg_samples,
-            preview_interval=PREVIEW_INTERVAL):
+            preview_interval=PREVIEW_INTERVAL, pti_steps=PTI_DEFAULTS.num_steps, tuned_path=None):
     """Find the w (or w+) of a photo with core.projection, as `python main.py project` does.
 
     The target is the photo aligned by `landmarks` ([4, 2] pixel points, core.align's order) or
@@ -245,15 +281,26 @@ def project(ctx, path, landmarks=None, space='w', num_steps=PROJECTION_DEFAULTS.
     NoiseMaps, made here, not in the GUI thread: it copies, hashes and checks up to 11 MiB), image
     (the best step's: ws drawn with those maps), target (uint8 HWC), loss (Projector.describe_loss),
     has_D, steps_done, total_steps, best_step (-1: stopped before any step), best_loss, stopped,
-    seconds, alignment (core.align's info), notes (sentences for the user)."""
+    seconds, alignment (core.align's info), notes (sentences for the user), space, and tuned: None,
+    or with space 'pti' (core.pti: the W pivot, then `pti_steps` of tuning a copy of the network)
+    once a tuning step ran, dict(path: `tuned_path`, written atomically, fingerprint, bytes, note: a
+    size sentence or None); ws is then the pivot, image the tuned network's picture of it, and
+    noise None (the tuned network draws it with its own const noise)."""
     G = ctx.G
     target, alignment = prepare_target(path, G.img_resolution, G.img_channels, landmarks)
-    options = core_projection.ProjectionOptions(num_steps=int(num_steps), space=space, seed=int(seed),
-                                                w_avg_samples=int(w_avg_samples))
+    pivotal = space == 'pti'
+    if pivotal and not tuned_path:
+        raise StylescopeError('pivotal tuning needs a file to write the tuned network to')
+    options = core_projection.ProjectionOptions(num_steps=int(num_steps), space='w' if pivotal else space,
+                                                seed=int(seed), w_avg_samples=int(w_avg_samples))
     c = class_vector(G.c_dim, class_idx, ctx.device)
     D, notes = _discriminator(ctx)
     stats = _w_stats(ctx, c, class_idx, options.w_avg_samples)
-    projector = core_projection.Projector(G, target, D=D, options=options, c=c, stats=stats)
+    if pivotal:
+        projector = core_pti.PTIProjector(G, target, D=D, options=options, c=c, stats=stats,
+                                          pti=core_pti.PTIOptions(num_steps=int(pti_steps), seed=int(seed)))
+    else:
+        projector = core_projection.Projector(G, target, D=D, options=options, c=c, stats=stats)
     loss = projector.describe_loss()
     sent = -math.inf
     try:
@@ -268,10 +315,51 @@ def project(ctx, path, landmarks=None, space='w', num_steps=PROJECTION_DEFAULTS.
     except Cancelled:
         pass  # Stop: the best step so far is the result
     result = projector.result()
-    return dict(ws=result.ws[0], noise=NoiseMaps(result.noise), image=result.image, target=target, loss=loss,
+    tuned = _save_tuned(ctx, result, tuned_path) if pivotal else None
+    noise = None if tuned is not None else NoiseMaps(result.noise)
+    return dict(ws=result.ws[0], noise=noise, image=result.image, target=target, loss=loss,
                 has_D=D is not None, steps_done=result.steps_done, total_steps=result.total_steps,
                 best_step=result.best_step, best_loss=result.loss, stopped=result.stopped, seconds=result.seconds,
-                alignment=alignment, notes=notes)
+                alignment=alignment, notes=notes, space=space, tuned=tuned)
+
+
+def _save_tuned(ctx, result, path):
+    """Write a PTI result's tuned network to `path` (its folder made if needed): the result's
+    `tuned` dict, or None when no tuning step ran (stopped during the pivot)."""
+    if result.G is None:
+        return None
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise StylescopeError(f"cannot create the folder of tuned networks '{folder}' ({e.strerror}): free some "
+                              'room there, or point the explorer elsewhere') from None
+    size = core_pti.save_tuned(path, result, ctx.G, ctx.net.meta.get('source'))
+    return dict(path=path, fingerprint=model_io.fingerprint(result.G), bytes=size, note=core_pti.size_note(ctx.G))
+
+
+# --- "Which face is real?" -------------------------------------------------------------------------
+
+def quiz_images(ctx, data, rounds, per_round, seed=0, psi=1.0, cutoff=None, class_idx=None):
+    """The quiz's rounds (core.quiz.plan_quiz) and their faces: the real ones read from the
+    dataset `data` (a folder or dataset zip), the generated ones drawn at `psi`, all through
+    core.quiz.quiz_image at the network's resolution. Returns dict(plan, images: rounds of uint8
+    HWC arrays, dataset: its path, size: its image count)."""
+    G = ctx.G
+    class_vector(G.c_dim, class_idx)  # a conditional network without a class stops before any reading
+    dataset = ImageFolder(data)
+    try:
+        plan = core_quiz.plan_quiz(len(dataset), rounds, per_round, seed, dataset.image_names,
+                                   where=f'dataset {data}')
+        ctx.progress(0, len(plan.items()))
+        images = core_quiz.quiz_images(
+            plan, lambda i: dataset.load_raw_image(i).transpose(1, 2, 0),
+            lambda seeds: core_render.render_seeds(G, seeds, class_idx if G.c_dim else None, psi, cutoff),
+            G.img_resolution, G.img_channels, progress=ctx.progress)
+    finally:
+        dataset.close()
+    return dict(plan=plan, images=images, dataset=os.path.abspath(os.fspath(data)), size=len(dataset))
 
 
 def _discriminator(ctx):
@@ -307,5 +395,6 @@ def _w_stats(ctx, c, class_idx, samples):
 
 
 JOBS = dict(open_network=open_network, pca=pca, sefa=sefa, import_directions=import_directions,
-            export_directions=export_directions, render_batch=render_batch, fit_labels=fit_labels,
-            save_image=save_image, save_ws=save_ws, load_ws=load_ws, video=video, project=project)
+            slider_limits=slider_limits, export_directions=export_directions, render_batch=render_batch, fit_labels=fit_labels,
+            save_image=save_image, save_ws=save_ws, load_ws=load_ws, video=video, project=project,
+            quiz_images=quiz_images)

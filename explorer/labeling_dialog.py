@@ -9,7 +9,7 @@ import random
 import numpy as np
 from PyQt6.QtCore import QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QPainter
-from PyQt6.QtWidgets import (QComboBox, QDialog, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
+from PyQt6.QtWidgets import (QComboBox, QDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
                              QListWidget, QListWidgetItem, QVBoxLayout)
 
 from core.errors import StylescopeError
@@ -71,14 +71,16 @@ class SampleTile(QLabel):
 class LabelingDialog(QDialog):
     direction_made = pyqtSignal(object)  # DirectionSet
 
-    def __init__(self, model, client, parent=None, seeds=None, rng=None):
+    def __init__(self, model, client, files, parent=None, seeds=None, rng=None):
         super().__init__(parent)
+        self.files = files
         self.setWindowTitle('Label samples to make a direction')
         self.model = model
         self.client = client
         self._rng = rng or random.Random()
         self._fixed_seeds = list(seeds) if seeds is not None else None
         self.samples = []  # dicts: seed, class_idx (the class it was drawn with), request, label
+        self.kept = []     # the same, labelled for this name before (EditorModel.labels)
         self.page_start = 0
         self.render_job = None
         self.fit_job = None
@@ -89,7 +91,9 @@ class LabelingDialog(QDialog):
                        'boundary between the two groups becomes a new direction slider.')
         intro.setWordWrap(True)
         self.name_edit = QLineEdit('attribute')
-        self.name_edit.setToolTip('Name of the new direction')
+        self.name_edit.setToolTip('Name of the new direction; the samples labelled for this name before are kept, '
+                                  'so fitting again adds to them')
+        self.name_edit.editingFinished.connect(self._load_kept_labels)
         self.tiles = []
         grid = QGridLayout()
         grid.setSpacing(4)
@@ -147,9 +151,24 @@ class LabelingDialog(QDialog):
         layout.addWidget(intro)
         layout.addLayout(body)
         layout.addWidget(self.job_bar)
+        self._load_kept_labels()
         self.new_page()
 
     # -- samples
+    def _sample(self, seed, class_idx, label=None):
+        base = self.model.state.replace(w=None, w_label='', directions=None, alphas=(), mixing=())
+        state = base.replace(seed=seed, class_idx=class_idx if class_idx is not None else base.class_idx)
+        return dict(seed=seed, class_idx=state.class_idx, request=state.request(), label=label)
+
+    def _load_kept_labels(self):
+        """The samples labelled for this name before (the model keeps them, and sessions), ahead of
+        the pages: a refit adds to them."""
+        name = self.name_edit.text().strip() or 'attribute'
+        kept = self.model.labels.get(name, ())
+        seen = {s['seed'] for s in self.samples}
+        self.kept = [self._sample(seed, class_idx, label) for seed, class_idx, label in kept if seed not in seen]
+        self._update_counts()
+
     def _next_seeds(self, n):
         if self._fixed_seeds is not None:
             seeds, self._fixed_seeds = self._fixed_seeds[:n], self._fixed_seeds[n:]
@@ -201,6 +220,7 @@ class LabelingDialog(QDialog):
         self._update_counts()
 
     def clear_marks(self):
+        self.kept = []
         for sample in self.samples:
             sample['label'] = None
         for tile in self.tiles:
@@ -208,20 +228,23 @@ class LabelingDialog(QDialog):
         self._update_counts()
 
     def labelled(self):
-        return [s for s in self.samples if s['label'] is not None]
+        return [s for s in self.kept + self.samples if s['label'] is not None]
 
     def _update_counts(self):
         labels = [s['label'] for s in self.samples]
-        pos, neg = labels.count(1), labels.count(0)
-        self.counts.setText(f'{pos} with (+), {neg} without (−), {labels.count(None)} unmarked')
+        marked = [s['label'] for s in self.labelled()]
+        pos, neg = marked.count(1), marked.count(0)
+        kept = len(self.kept)
+        self.counts.setText(f'{pos} with (+), {neg} without (−), {labels.count(None)} unmarked'
+                            + (f' ({kept} kept from before)' if kept else ''))
         self.fit_button.setEnabled(pos > 0 and neg > 0 and (self.fit_job is None or self.fit_job.done))
         self.save_button.setEnabled(pos + neg > 0)
 
     def save_labels(self, path=None):
         """The marked samples as a label file (core/label_file.py); returns the path or None."""
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, 'Save labels', f'{self.name_edit.text().strip() or "labels"}.csv',
-                                                  'Label files (*.csv)')
+            name = f'{self.name_edit.text().strip() or "labels"}.csv'
+            path, _ = self.files.save_file(self, 'labels', 'Save labels', 'Label files (*.csv)', name)
             if not path:
                 return None
         marked = self.labelled()
@@ -258,6 +281,8 @@ class LabelingDialog(QDialog):
         return job
 
     def _fitted(self, dset):
+        name = self.name_edit.text().strip() or 'attribute'
+        self.model.set_labels(name, [(s['seed'], s['class_idx'], s['label']) for s in self.labelled()])
         self.result = dset
         self.direction_made.emit(dset)
         self.accept()

@@ -11,10 +11,12 @@ from core.seeds import MAX_SEED
 
 
 def latent_to_text(state, ws=None):
-    """The current latent as one line of JSON: {"seed": 42} (with "class" on conditional models),
-    or {"w": [num_ws, w_dim] as base64 float32}. Pass `ws` to copy an edited ws instead."""
+    """The current latent as one line of JSON: {"seed": 42} (with "toward_next": f between seeds,
+    "class" on conditional models), or {"w": [num_ws, w_dim] as base64 float32}. Pass `ws` to copy an edited ws instead."""
     if ws is None and state.w is None:
         d = dict(seed=state.seed)
+        if state.seed_frac:
+            d['toward_next'] = state.seed_frac
     else:
         array = np.asarray(ws if ws is not None else state.w.array, dtype=np.float32)
         d = dict(w=base64.b64encode(array.astype('<f4').tobytes()).decode('ascii'), shape=list(array.shape))
@@ -36,14 +38,18 @@ def latent_from_text(text, num_ws, w_dim):
     changes = {}
     if isinstance(data, dict) and isinstance(data.get('class'), int):
         changes['class_idx'] = data['class']
+    frac = 0.0
     if isinstance(data, dict) and 'seed' in data:
+        frac = data.get('toward_next', 0.0)
         data = data['seed']
     if isinstance(data, bool):
         raise bad
     if isinstance(data, int):
         if not 0 <= data <= MAX_SEED:
             raise StylescopeError(f'seed {data} is out of range: use a whole number from 0 to {MAX_SEED}')
-        return dict(changes, seed=data, w=None, w_label='')
+        if not (isinstance(frac, (int, float)) and 0 <= frac < 1):
+            raise bad
+        return dict(changes, seed=data, seed_frac=float(frac) if data < MAX_SEED else 0.0, w=None, w_label='')
     if isinstance(data, dict) and isinstance(data.get('w'), str):
         try:
             array = np.frombuffer(base64.b64decode(data['w']), dtype='<f4').reshape(data.get('shape', [-1]))
@@ -66,4 +72,4 @@ def latent_from_text(text, num_ws, w_dim):
                               f'[{w_dim}] or [{num_ws}, {w_dim}]')
     if not np.isfinite(array).all():
         raise StylescopeError('the pasted latent holds NaN or infinite values: copy it again')
-    return dict(changes, w=array, w_label='pasted latent')
+    return dict(changes, w=array, w_label='pasted latent', psi=1.0, cutoff=None)  # as it was copied

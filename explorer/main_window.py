@@ -9,28 +9,69 @@ import time
 
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QProgressBar, QScrollArea, QToolBar,
-                             QToolButton, QVBoxLayout, QWidget)
+from PyQt6.QtCore import QStandardPaths
+from PyQt6.QtWidgets import (QApplication, QDockWidget, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
+                             QScrollArea, QToolBar, QToolButton, QVBoxLayout, QWidget)
 
 from core.errors import StylescopeError
+from core.network_files import OPEN_EXTENSIONS as NETWORK_EXTENSIONS
+from core.network_files import OPEN_FILTER as NETWORK_FILTER
 from explorer.directions_panel import DirectionsPanel
+from explorer.file_dialogs import FileDialogs, model_stem
 from explorer.history_panel import HistoryPanel
 from explorer.image_view import ImageView
 from explorer.latent_panel import LatentPanel
 from explorer.mixing_panel import MixingPanel
+from explorer.motion_panel import MotionPanel
 from explorer.noise_panel import NoisePanel
 from explorer.plots_panel import PlotsPanel
 from explorer.projection_dialog import PHOTO_EXTENSIONS, PHOTO_FILTER, ProjectionDialog
 from explorer.state import EditorModel
 from explorer.truncation_panel import TruncationPanel
-from explorer.widgets import message
+from explorer.recovery import RecoveryStore
+from explorer.widgets import WheelGuard, message, push_button, tool_button
 from explorer.worker import RenderClient
 
 RANDOM_INIT_TEXT = 'No trained model is bundled yet: showing a randomly initialised network (noise, not faces)'
 BANNER_STYLES = {'warning': 'background: #ffd500; color: #000000;', 'error': 'background: #c62828; color: #ffffff;'}
-NETWORK_FILTER = 'Networks (*.pkl *.safetensors);;All files (*)'
-NETWORK_EXTENSIONS = ('.pkl', '.safetensors')
 SESSION_FILTER = 'Stylescope sessions (*.json)'
+ORIGINAL_OVERLAY = 'showing the original (unedited): press B for your edits'
+FRESH_NOISE_MS = 80  # random noise "new every frame" redraws this soon after each frame
+AUTOSAVE_MS = 1500   # the recovery file is written this long after the last change
+DEFAULT_SIZE = (1500, 940)  # the first start's window, fitted to the screen by Qt
+MIN_PICTURE_SHARE = 0.4  # of the window's width and height, at least, for the picture
+LAYOUT_VERSION = 3  # of the saved dock layout: a layout of other docks is not restored
+TOOLBAR = (('open', 'Open'), ('undo', 'Undo'), ('redo', 'Redo'), None, ('save_image', 'Save image'),
+           ('video', 'Video'), ('favourite', '★ Favourite'), None, ('random_seed', 'Random'), ('prev_seed', '◀'),
+           ('next_seed', '▶'), ('ab', 'A/B'), ('reset', 'Reset'), None, ('fit', 'Fit'), ('actual', '1:1'),
+           ('help', 'Help'))  # in the order they matter: a narrow window hides the last ones first
+
+
+def recovery_folder(settings):
+    """Where the recovery files go: the settings' 'recovery_folder' (tests point it at a temporary
+    folder), else the app's data folder."""
+    folder = settings.value('recovery_folder', '', type=str)
+    if folder:
+        return folder
+    data = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return os.path.join(data or os.path.expanduser('~/.stylescope'), 'recovery')
+
+
+def tuned_folder(settings):
+    """Where the projection dialog writes the networks pivotal tuning makes: the settings'
+    'tuned_folder', else 'tuned' beside the recovery folder (the app's data folder)."""
+    folder = settings.value('tuned_folder', '', type=str)
+    return folder or os.path.join(os.path.dirname(recovery_folder(settings).rstrip('/\\')), 'tuned')
+
+
+def same_family(a, b):
+    """Are two opened networks (network_info dicts) one model for the editing state: the same
+    weights, or a network tuned from the other (PTI), or two tuned from one source? Their mapping
+    is one, so the picture, sliders, mixing and favourites carry over from one to the other."""
+    fa, fb, ta, tb = a.get('fingerprint'), b.get('fingerprint'), a.get('tuned_from'), b.get('tuned_from')
+    return fa == fb or (ta is not None and ta in (fb, tb)) or (tb is not None and tb == fa)
+
+
 MAX_RECENT = 8
 
 
@@ -47,9 +88,12 @@ class MainWindow(QMainWindow):
     def __init__(self, network_path=None, device='auto', settings=None, sync_render=False):
         super().__init__()
         self.setWindowTitle('Stylescope')
-        self.resize(1500, 940)
+        self.resize(*DEFAULT_SIZE)
         self.setAcceptDrops(True)
         self.settings = settings if settings is not None else QSettings('Stylescope', 'Stylescope')
+        self.files = FileDialogs(self.settings)
+        self.recovery = RecoveryStore(recovery_folder(self.settings))
+        self._restored = None  # (snapshot before a restore, model name) while the restore can be taken back
         self.device = device
         self.model = EditorModel()
         self.render_client = RenderClient(self, sync=sync_render)  # sync: tests draw on their own thread
@@ -60,9 +104,12 @@ class MainWindow(QMainWindow):
         self._opening_path = None
         self.last_dialog = None
         self.projection_dialog = None
+        self.wheel_guard = WheelGuard(self)
+        QApplication.instance().installEventFilter(self.wheel_guard)
         self._build_ui()
         self._build_actions()
         self._connect()
+        self.restore_layout()
         self.open_network(network_path)
 
     # --- layout -------------------------------------------------------------------------------
@@ -77,14 +124,17 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.banner)
+        self.restore_bar, self.restore_label, self.restore_undo = self._build_restore_bar()
+        layout.addWidget(self.restore_bar)
         layout.addWidget(self.image_view, stretch=1)
         self.setCentralWidget(central)
 
         m, c = self.model, self.render_client
-        self.latent_panel = LatentPanel(m, c)
+        self.latent_panel = LatentPanel(m, c, self.files)
         self.truncation_panel = TruncationPanel(m)
         self.noise_panel = NoisePanel(m)
-        self.directions_panel = DirectionsPanel(m, c)
+        self.motion_panel = MotionPanel(m)
+        self.directions_panel = DirectionsPanel(m, c, self.files)
         self.mixing_panel = MixingPanel(m, c)
         self.history_panel = HistoryPanel(m, c)
         self.plots_panel = PlotsPanel(m, c)
@@ -96,6 +146,9 @@ class MainWindow(QMainWindow):
         self.docks['latent'] = self._dock('Latent', self.latent_panel, left)
         self.docks['truncation'] = self._dock('Truncation', self.truncation_panel, left)
         self.docks['noise'] = self._dock('Noise', self.noise_panel, left)
+        self.docks['motion'] = self._dock('Move (StyleGAN3)', self.motion_panel, left)
+        self.tabifyDockWidget(self.docks['noise'], self.docks['motion'])
+        self.docks['noise'].raise_()
         self.docks['directions'] = self._dock('Directions', self.directions_panel, right)
         self.docks['mixing'] = self._dock('Style mixing', self.mixing_panel, right)
         self.tabifyDockWidget(self.docks['directions'], self.docks['mixing'])
@@ -103,12 +156,56 @@ class MainWindow(QMainWindow):
         self.docks['history'] = self._dock('Favourites and history', self.history_panel, bottom)
         self.docks['plots'] = self._dock('Plots', self.plots_panel, bottom)
         self.splitDockWidget(self.docks['history'], self.docks['plots'], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks['latent'], self.docks['truncation'], self.docks['noise']], [130, 110, 380],
-                         Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks['latent'], self.docks['directions']], [330, 520], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks['history']], [170], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks['history'], self.docks['plots']], [760, 520], Qt.Orientation.Horizontal)
         self._build_status_bar()
+
+    def _size_docks(self):
+        """Dock sizes for this window size: the picture comes first, the panels share the rest (and
+        scroll when that is too little)."""
+        w, h = self.width(), self.height()
+        side = max(240, min(330, int(0.22 * w)))
+        right = max(260, min(520, int(0.3 * w)))
+        bottom = max(110, min(170, int(0.2 * h)))
+        self.resizeDocks([self.docks['latent'], self.docks['truncation'], self.docks['noise']],
+                         [int(0.2 * h), int(0.16 * h), int(0.4 * h)], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks['latent'], self.docks['directions']], [side, right], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks['history']], [bottom], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks['history'], self.docks['plots']], [int(0.55 * w), int(0.45 * w)],
+                         Qt.Orientation.Horizontal)
+
+    def resizeEvent(self, event):
+        # The picture gets the space first: the docks scroll rather than squeeze it below this share.
+        self.image_view.setMinimumSize(int(MIN_PICTURE_SHARE * event.size().width()),
+                                       int(MIN_PICTURE_SHARE * event.size().height()))
+        super().resizeEvent(event)
+
+    def restore_layout(self):
+        """The window size and dock layout of the last run, or sizes made for this window."""
+        geometry = self.settings.value('window/geometry')
+        state = self.settings.value('window/state')
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is None or not self.restoreState(state, LAYOUT_VERSION):
+            self._size_docks()
+
+    def save_layout(self):
+        self.settings.setValue('window/geometry', self.saveGeometry())
+        self.settings.setValue('window/state', self.saveState(LAYOUT_VERSION))
+
+    def _build_restore_bar(self):
+        bar = QWidget()
+        bar.setStyleSheet('background: #e3f2df;')
+        label = QLabel()
+        undo = push_button('Undo restore', self.undo_restore, tip='Start this model afresh instead (the restored '
+                                                                  'work stays in its recovery file until you change '
+                                                                  'something)')
+        dismiss = tool_button('✕', 'Hide this note', lambda: bar.setVisible(False))
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(8, 2, 8, 2)
+        row.addWidget(label, 1)
+        row.addWidget(undo)
+        row.addWidget(dismiss)
+        bar.setVisible(False)
+        return bar, label, undo
 
     def _dock(self, title, widget, area):
         dock = QDockWidget(title, self)
@@ -132,12 +229,15 @@ class MainWindow(QMainWindow):
         self.job_cancel.setVisible(False)
         self.job_cancel.clicked.connect(self.render_client.cancel_all)
         self.model_label = QLabel('loading...')
+        self.back_button = QToolButton()  # Back to source model, shown while a tuned network is open
+        self.back_button.setVisible(False)
         self.resolution_label = QLabel()
         self.device_label = QLabel()
         self.ms_label = QLabel()
         self.fps_label = QLabel()
         self.zoom_label = QLabel()
-        for widget in (self.job_label, self.job_progress, self.job_cancel, self.model_label, self.resolution_label,
+        for widget in (self.job_label, self.job_progress, self.job_cancel, self.model_label, self.back_button,
+                       self.resolution_label,
                        self.device_label, self.ms_label, self.fps_label, self.zoom_label):
             if isinstance(widget, QLabel):
                 widget.setStyleSheet('padding: 0 6px;')
@@ -161,7 +261,19 @@ class MainWindow(QMainWindow):
     def _build_actions(self):
         A = self._action
         self.actions = a = {}
-        a['open'] = A('&Open network...', lambda: self.open_network_dialog(), ['Ctrl+O'])
+        a['open'] = A('&Open network...', lambda: self.open_network_dialog(), ['Ctrl+O'],
+                      'Open a network file: official or TensorFlow .pkl, rosinality .pt, Stylescope .safetensors')
+        a['open_run'] = A('Open training &run folder...', lambda: self.open_run_folder_dialog(), (),
+                          "Open a training run folder's newest snapshot")
+        a['open_bundled'] = A('Open &bundled model', lambda: self.open_network(None), (),
+                              'Back to the model that ships with Stylescope')
+        a['back_to_source'] = A('Back to &source model', lambda: self.back_to_source(), (),
+                                'Open the network this tuned (PTI) network was made from; the picture, sliders and '
+                                'favourites stay')
+        a['back_to_source'].setEnabled(False)
+        self.back_button.setDefaultAction(a['back_to_source'])
+        a['help'] = A('&First steps', lambda: self.open_help(0), ['F1'])
+        a['shortcuts'] = A('&Keyboard shortcuts', lambda: self.open_help(1), ['Ctrl+/'])
         a['load_session'] = A('&Load session...', lambda: self.load_session(), ['Ctrl+Shift+O'])
         a['save_session'] = A('Save &session...', lambda: self.save_session(), ['Ctrl+Shift+S'])
         a['save_image'] = A('Save &image (PNG)...', lambda: self.save_image(), ['Ctrl+S'],
@@ -171,6 +283,8 @@ class MainWindow(QMainWindow):
         a['video'] = A('Export &video...', lambda: self.open_video_dialog(), ['Ctrl+Shift+E'])
         a['project'] = A('&Project a photo...', lambda: self.open_projection_dialog(), ['Ctrl+P'],
                          'Find the w of a photo: click its eyes and mouth, project, then edit it with every slider')
+        a['quiz'] = A('"Which face is &real?" quiz...', lambda: self.open_quiz_dialog(), (),
+                      'Real photos from a dataset beside faces this network draws: can you tell them apart?')
         a['quit'] = A('&Quit', self.close, ['Ctrl+Q'])
         a['undo'] = A('&Undo', self.model.undo, ['Ctrl+Z'])
         a['redo'] = A('&Redo', self.model.redo, ['Ctrl+Shift+Z', 'Ctrl+Y'])
@@ -183,6 +297,7 @@ class MainWindow(QMainWindow):
         a['random_seed'] = A('&Random seed', self.latent_panel.random_seed, ['Ctrl+R'])
         a['load_w'] = A('&Load w...', lambda: self.latent_panel.load_w_file())
         a['favourite'] = A('Add &favourite', lambda: self.history_panel.add_favourite(), ['Ctrl+D'])
+        a['difference'] = A('Direction &A → B...', lambda: self.directions_panel.open_difference())
         a['ab'] = A('Show &original (A/B)', self.model.set_show_original, ['B'],
                     'Toggle between the edited and the unedited picture', checkable=True)
         a['fit'] = A('&Fit', self.image_view.fit, ['F'])
@@ -197,9 +312,13 @@ class MainWindow(QMainWindow):
         menu = self.menuBar()
         file_menu = menu.addMenu('&File')
         file_menu.addAction(a['open'])
+        file_menu.addAction(a['open_run'])
         self.recent_menu = file_menu.addMenu('Open &recent')
+        file_menu.addAction(a['open_bundled'])
+        file_menu.addAction(a['back_to_source'])
         file_menu.addSeparator()
         file_menu.addAction(a['project'])
+        file_menu.addAction(a['quiz'])
         file_menu.addSeparator()
         for key in ('load_session', 'save_session'):
             file_menu.addAction(a[key])
@@ -212,7 +331,7 @@ class MainWindow(QMainWindow):
         for key in ('undo', 'redo', None, 'copy', 'paste', None, 'reset'):
             edit_menu.addSeparator() if key is None else edit_menu.addAction(a[key])
         latent_menu = menu.addMenu('&Latent')
-        for key in ('prev_seed', 'next_seed', 'random_seed', None, 'load_w', 'favourite'):
+        for key in ('prev_seed', 'next_seed', 'random_seed', None, 'load_w', 'favourite', 'difference'):
             latent_menu.addSeparator() if key is None else latent_menu.addAction(a[key])
         view_menu = menu.addMenu('&View')
         for key in ('ab', None, 'fit', 'actual', 'zoom_in', 'zoom_out', 'pixels'):
@@ -220,15 +339,22 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
+        help_menu = menu.addMenu('&Help')
+        help_menu.addAction(a['help'])
+        help_menu.addAction(a['shortcuts'])
         self._refresh_recent_menu()
         a['pixels'].setChecked(self.settings.value('show_pixels', False, type=bool))
 
         toolbar = QToolBar('Main')
         toolbar.setObjectName('main toolbar')
         toolbar.setMovable(False)
-        for key in ('open', None, 'undo', 'redo', None, 'prev_seed', 'next_seed', 'random_seed', None, 'ab',
-                    'favourite', 'reset', None, 'fit', 'actual', None, 'save_image', 'video'):
-            toolbar.addSeparator() if key is None else toolbar.addAction(a[key])
+        for item in TOOLBAR:
+            if item is None:
+                toolbar.addSeparator()
+                continue
+            key, label = item
+            a[key].setIconText(label)  # short on the toolbar; the menus keep the full text
+            toolbar.addAction(a[key])
         self.addToolBar(toolbar)
         for key, action in a.items():
             if action.shortcut().toString() and key not in ('quit',):
@@ -238,6 +364,18 @@ class MainWindow(QMainWindow):
     def _connect(self):
         self.model.events.state.connect(lambda new, old: self.request_render())
         self.model.events.original.connect(self._on_original)
+        for name in ('alphas', 'mixing', 'directions'):
+            getattr(self.model.events, name).connect(self._on_edit_while_original)
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.setSingleShot(True)
+        self._autosave_timer.setInterval(AUTOSAVE_MS)
+        self._autosave_timer.timeout.connect(self.autosave)
+        for name in ('state', 'favourites', 'labels'):
+            getattr(self.model.events, name).connect(lambda *args: self._autosave_timer.start())
+        self._fresh_noise_timer = QTimer(self)
+        self._fresh_noise_timer.setSingleShot(True)
+        self._fresh_noise_timer.setInterval(FRESH_NOISE_MS)
+        self._fresh_noise_timer.timeout.connect(self.request_render)
         self.model.events.dragging.connect(lambda dragging: None if dragging else self.request_render())
         self.model.events.history.connect(self._on_history)
         self.render_client.rendered.connect(self._on_rendered)
@@ -246,8 +384,12 @@ class MainWindow(QMainWindow):
         self.render_client.network_failed.connect(self._on_network_failed)
         self.render_client.jobs_changed.connect(self._on_jobs_changed)
         self.image_view.zoom_changed.connect(self.zoom_label.setText)
+        self.image_view.picture_dragged.connect(self._picture_dragged)
+        self.image_view.picture_released.connect(lambda: self.model.set_dragging(False))
         self.directions_panel.status.connect(self.show_status)
+        self.latent_panel.status.connect(self.show_status)
         self.history_panel.status.connect(self.show_status)
+        self.history_panel.difference_requested.connect(lambda k: self.directions_panel.open_difference(k))
         self._jobs_timer = QTimer(self)
         self._jobs_timer.setInterval(100)
         self._jobs_timer.timeout.connect(self._update_job_display)
@@ -273,15 +415,28 @@ class MainWindow(QMainWindow):
         now = time.perf_counter()
         self._frame_times.append(now)
         recent = [t for t in self._frame_times if now - t <= 1.0]
-        self.fps_label.setText(f'{len(recent) / max(now - recent[0], 1e-3):.1f} fps' if len(recent) > 1 else '- fps')
+        span = now - recent[0]  # frames in the last second, counted between the first and the last
+        self.fps_label.setText(f'{(len(recent) - 1) / span:.1f} fps' if len(recent) > 2 and span > 0.25 else '- fps')
+        noise = self.model.state.noise
+        if noise.mode == 'random' and noise.seed is None and not result.preview:
+            self._fresh_noise_timer.start()  # "new every frame": keep drawing while it is on
+
+    def _picture_dragged(self, dx, dy):
+        if not self.model.dragging:
+            self.model.set_dragging(True)
+        self.motion_panel.move_by(dx, dy)
 
     def _on_render_failed(self, request_id, text):
         self.show_status(f'error: {text}')
 
     def _on_original(self, on):
         self.actions['ab'].setChecked(on)
-        self.image_view.set_overlay('A: original (unedited)' if on else '')
+        self.image_view.set_overlay(ORIGINAL_OVERLAY if on else '')
         self.request_render()
+
+    def _on_edit_while_original(self, state):
+        if self.model.show_original:
+            self.show_status('showing the original (A/B): your edit is kept; press B to see it')
 
     def _on_history(self, can_undo, can_redo):
         self.actions['undo'].setEnabled(can_undo)
@@ -300,13 +455,36 @@ class MainWindow(QMainWindow):
             self.image_view.set_placeholder('opening the network...')
         return self.render_client.open(path, self.device)
 
+    def back_to_source(self):
+        """Open the network the open tuned network was made from (its file's 'pti' metadata)."""
+        source = (self.network_info or {}).get('source_network')
+        if not source or not os.path.exists(source):
+            self._error('Back to source model', f"the network this one was tuned from, '{source}', is not there any "
+                        'more: open it with File > Open network')
+            return None
+        return self.open_network(source)
+
+    def open_run_folder_dialog(self):
+        path = self.files.open_folder(self, 'network', 'Open training run folder')
+        if path:
+            self.open_network(path)
+
+    def open_help(self, page=0):
+        from explorer.help_dialog import HelpDialog
+        self.help_dialog = HelpDialog(self.actions, self, page)
+        self.help_dialog.show()
+        return self.help_dialog
+
     def open_network_dialog(self):
-        path, _ = QFileDialog.getOpenFileName(self, 'Open network', '', NETWORK_FILTER)
+        path = self.files.open_file(self, 'network', 'Open network', NETWORK_FILTER)
         if path:
             self.open_network(path)
 
     def _on_network_opened(self, info):
-        same = self.network_info is not None and self.network_info.get('fingerprint') == info.get('fingerprint')
+        same = self.network_info is not None and same_family(self.network_info, info)
+        kept = ''
+        if self.network_info is not None and not same and self.autosave():
+            kept = f"; your work on {self.network_info['name']} is kept: it comes back when you open it again"
         self.network_info = info
         self.last_full_ms = 0.0
         self.model_label.setText(info['name'])
@@ -314,6 +492,11 @@ class MainWindow(QMainWindow):
         self.resolution_label.setText(f"{info['resolution']}x{info['resolution']}")
         self.device_label.setText(info['device'])
         self.setWindowTitle(f"Stylescope - {info['name']}")
+        tuned = bool(info.get('tuned_from'))
+        self.actions['back_to_source'].setEnabled(tuned and bool(info.get('source_network')))
+        self.back_button.setVisible(tuned)
+        if tuned:
+            self.model_label.setText(f"{info['name']} (tuned to a photo)")
         if info['random_init']:
             self._show_banner(RANDOM_INIT_TEXT, 'warning')
         else:
@@ -321,9 +504,59 @@ class MainWindow(QMainWindow):
         if self._opening_path:
             self._remember_recent(self._opening_path)
         self.model.set_network(info, keep_state=same)  # the new state's event requests the first frame
+        if not same:
+            self.show_status(f'opened {info["name"]} at truncation psi {self.model.state.psi:g}, as most StyleGAN '
+                             f'tools open (psi 1 = untruncated: Truncation > Reset){kept}')
         for text in info.get('directions_warnings') or ():
             self.show_status(text)
+        movable = info.get('kind') == 'stylegan3'  # its input transform pans and turns the picture
+        self.docks['motion'].setVisible(movable)
+        (self.docks['motion'] if movable else self.docks['noise']).raise_()
+        self.image_view.set_picture_movable(movable)
+        if not same:
+            self.restore_bar.setVisible(False)
+            self._restore_recovery(info)
         freeze_long_lived_objects()
+
+    # --- recovery: the work on each model survives quitting, crashes and other networks ----------
+    def autosave(self):
+        """Write the recovery file of the open model now (also what the timer does after a
+        change); returns its path, or None when there is nothing of the user's to keep."""
+        self._autosave_timer.stop()
+        info = self.network_info
+        if info is None or not info.get('fingerprint') or info.get('random_init'):
+            return None
+        if self.model.revision == 0 or not (self.model.favourites or self.model.labels or self.model.can_undo):
+            return None  # a model only looked at: nothing to bring back
+        try:
+            return self.recovery.save(info['fingerprint'], self.model.session_dict())
+        except (StylescopeError, OSError) as exc:
+            self.show_status(f'error: the recovery file was not written ({exc})')
+            return None
+
+    def _restore_recovery(self, info):
+        session = self.recovery.load(info.get('fingerprint'))
+        if session is None:
+            return
+        before = self.model.snapshot()
+        self.model.apply_session(session, 'the recovery file')
+        self.model.saved_revision = self.model.revision  # restored as it was: no news to save
+        self._restored = before
+        when = time.strftime('%d %b %H:%M', time.localtime(session.get('recovery_saved_at', time.time())))
+        favs, labels = len(self.model.favourites), len(self.model.labels)
+        parts = ([f"{favs} favourite{'s' * (favs != 1)}"] if favs else []) + \
+            ([f"the labels of {labels} attribute{'s' * (labels != 1)}"] if labels else [])
+        self.restore_label.setText(f'Restored your work on this model from {when}: '
+                                   + ', '.join(parts + ['the picture and sliders as you left them']) + '.')
+        self.restore_bar.setVisible(True)
+
+    def undo_restore(self):
+        """Put back what the model looked like before the recovery file was restored."""
+        if self._restored is not None:
+            self.model.restore_snapshot(self._restored)
+            self._restored = None
+        self.restore_bar.setVisible(False)
+        self.show_status('started afresh: the restored work is in the recovery file until you change something')
 
     def _on_network_failed(self, text):
         if self.network_info is None:
@@ -438,9 +671,14 @@ class MainWindow(QMainWindow):
         self.job_cancel.setVisible(job.kind != 'open_network')
 
     # --- files --------------------------------------------------------------------------------
-    def _ask_save(self, title, filt, default):
-        path, _ = QFileDialog.getSaveFileName(self, title, default, filt)
-        return path or None
+    def _ask_save(self, kind, title, filt, name):
+        return self.files.save_file(self, kind, title, filt, name)[0]
+
+    def _picture_name(self):
+        """'ffhq-seed0042' (or '-w' for a loaded latent), '-edited' when sliders or mixing change it."""
+        state = self.model.state
+        latent = f'seed{state.seed:04d}' if state.w is None else 'w'
+        return f"{model_stem(self.network_info)}-{latent}{'-edited' if state.is_edited else ''}"
 
     def png_metadata(self):
         state = self.model.state
@@ -452,7 +690,7 @@ class MainWindow(QMainWindow):
     def save_image(self, path=None):
         if self.network_info is None:
             return None
-        path = path or self._ask_save('Save image', 'PNG images (*.png)', f'seed{self.model.state.seed:04d}.png')
+        path = path or self._ask_save('image', 'Save image', 'PNG images (*.png)', f'{self._picture_name()}.png')
         if not path:
             return None
         if not path.lower().endswith('.png'):
@@ -466,7 +704,7 @@ class MainWindow(QMainWindow):
     def save_ws(self, path=None):
         if self.network_info is None:
             return None
-        path = path or self._ask_save('Save w', 'NumPy archives (*.npz)', 'w.npz')
+        path = path or self._ask_save('w', 'Save w', 'NumPy archives (*.npz)', f'{self._picture_name()}-w.npz')
         if not path:
             return None
         if not path.lower().endswith('.npz'):
@@ -477,20 +715,21 @@ class MainWindow(QMainWindow):
         return job
 
     def save_session(self, path=None):
-        path = path or self._ask_save('Save session', SESSION_FILTER, 'session.json')
+        path = path or self._ask_save('session', 'Save session', SESSION_FILTER,
+                                      f'{model_stem(self.network_info)}-session.json')
         if not path:
             return False
         try:
             self.model.save_session(path)
-        except OSError as exc:
-            self._error('Save session', f"could not write '{path}' ({exc.strerror}): choose another place")
+        except StylescopeError as exc:
+            self._error('Save session', str(exc))
             return False
         self.show_status(f'saved session {path}')
         return True
 
     def load_session(self, path=None):
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(self, 'Load session', '', SESSION_FILTER)
+            path = self.files.open_file(self, 'session', 'Load session', SESSION_FILTER)
             if not path:
                 return None
         try:
@@ -504,9 +743,16 @@ class MainWindow(QMainWindow):
             self.show_status(f'loaded session {path}')
         return warnings
 
+    def open_quiz_dialog(self):
+        from explorer.quiz_dialog import QuizDialog
+        dialog = QuizDialog(self.model, self.render_client, self.files, self.settings, self)
+        dialog.show()
+        self.quiz_dialog = dialog
+        return dialog
+
     def open_video_dialog(self):
         from explorer.export.video_dialog import VideoDialog
-        dialog = VideoDialog(self.model, self.render_client, self)
+        dialog = VideoDialog(self.model, self.render_client, self.files, self)
         dialog.show()
         self.video_dialog = dialog
         return dialog
@@ -515,12 +761,14 @@ class MainWindow(QMainWindow):
         """The projection dialog on a photo (None: ask for one). One dialog is kept: a new photo
         opens in it unless it is projecting, then it is only brought to the front."""
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(self, 'Project a photo', '', PHOTO_FILTER)
+            path = self.files.open_file(self, 'photo', 'Project a photo', PHOTO_FILTER)
             if not path:
                 return None
         dialog = self.projection_dialog
         if dialog is None:
-            dialog = self.projection_dialog = ProjectionDialog(self.model, self.render_client, self, path=path)
+            dialog = self.projection_dialog = ProjectionDialog(self.model, self.render_client, self.files, self,
+                                                                      path=path, open_network=self.open_network,
+                                                                      tuned_folder=tuned_folder(self.settings))
         elif dialog.running:
             self.show_status('a projection is running: stop it before projecting another photo')
         else:
@@ -535,5 +783,24 @@ class MainWindow(QMainWindow):
         self.last_dialog = message(self, title, text)
 
     def closeEvent(self, event):
+        self.autosave()
+        self.save_layout()
+        if self.model.unsaved and self.settings.value('confirm_quit', True, type=bool) and not self._confirm_quit():
+            event.ignore()
+            return
         self.render_client.stop()
         super().closeEvent(event)
+
+    def _confirm_quit(self):
+        """Ask before leaving unsaved work: it is kept for next time either way; a session file is
+        the way to keep it for good or share it. True: quit."""
+        box = QMessageBox(QMessageBox.Icon.Question, 'Quit Stylescope',
+                          'Your favourites and directions are not in a session file. They are kept, and come back '
+                          'when you open this model again. Save them as a session file too?',
+                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard |
+                          QMessageBox.StandardButton.Cancel, self)
+        box.button(QMessageBox.StandardButton.Discard).setText('Quit')
+        answer = box.exec()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save_session()
+        return answer == QMessageBox.StandardButton.Discard

@@ -53,6 +53,11 @@ class NoisePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
+        self.no_noise = QLabel('This network is a StyleGAN3 network: it has no noise inputs, so there is nothing to '
+                               'set here.')
+        self.no_noise.setWordWrap(True)
+        self.no_noise.setVisible(False)
+        layout.addWidget(self.no_noise)
         layout.addWidget(QLabel('Per layer: on/off and strength (x learned strength)'))
         layout.addLayout(buttons)
         layout.addWidget(scroll, 1)
@@ -60,6 +65,10 @@ class NoisePanel(QWidget):
         model.events.network.connect(self._on_network)
 
     def _on_network(self, info):
+        stylegan3 = info.get('kind') == 'stylegan3'
+        self.no_noise.setVisible(stylegan3)
+        for widget in (self.mode_combo, self.seed_box, self.fresh_box, self.all_on, self.all_off):
+            widget.setEnabled(not stylegan3)
         for checkbox, slider, label in self.rows.values():
             for w in (checkbox, slider, label):
                 w.setParent(None)

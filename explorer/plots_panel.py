@@ -22,14 +22,16 @@ class PlotsPanel(QWidget):
         self._dirty = False
         self._shown_set = None
         pg.setConfigOptions(antialias=True, background='w', foreground='k')
-        self.variance_plot = pg.PlotWidget(title='Explained variance (compute PCA)')
+        self.variance_plot = pg.PlotWidget()
+        self.variance_plot.setTitle('Explained variance (compute PCA)', size='9pt')
         self.variance_plot.setLabel('bottom', 'component')
         self.variance_plot.setLabel('left', '% of variance')
         self.variance_plot.showGrid(y=True, alpha=0.3)
         self.variance_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush='#4a7ab5')
         self.variance_curve = self.variance_plot.plot([], [], pen=pg.mkPen('#c0504d', width=2), name='cumulative')
         self.variance_plot.addItem(self.variance_bars)
-        self.times_plot = pg.PlotWidget(title='Render time')
+        self.times_plot = pg.PlotWidget()
+        self.times_plot.setTitle('Render time', size='9pt')
         self.times_plot.setLabel('bottom', 'seconds ago')
         self.times_plot.setLabel('left', 'ms')
         self.times_plot.showGrid(y=True, alpha=0.3)
@@ -57,18 +59,24 @@ class PlotsPanel(QWidget):
 
     # -- explained variance
     def variance_values(self):
-        """(values in %, title) of the current direction set, or (None, title)."""
+        """(values in %, title) for the bars: the newest PCA run's explained variance (one run:
+        components of two runs side by side would not add up), else SeFa's eigenvalues, else
+        (None, title)."""
         dset = self.model.state.directions
         if dset is None:
             return None, 'Explained variance (compute PCA)'
         per = dset.meta.get('per_direction', {})
-        ratio = per.get('explained_variance_ratio')
-        if ratio and any(r is not None for r in ratio):
-            return np.array([np.nan if r is None else 100 * r for r in ratio]), 'Explained variance of W'
-        eig = per.get('eigenvalue')
-        if eig and any(e is not None for e in eig):
-            values = np.array([np.nan if e is None else e for e in eig], dtype=float)
-            return 100 * values / np.nansum(values), 'SeFa eigenvalues (% of the shown)'
+        for method, key, title in (('pca', 'explained_variance_ratio', 'Explained variance of W'),
+                                   ('sefa', 'eigenvalue', 'SeFa eigenvalues')):
+            rows = [k for k in range(len(dset)) if dset.method_of(k) == method and (per.get(key) or [None] * len(dset))[k]
+                    is not None]
+            if not rows:
+                continue
+            newest = dset.origin_of(rows[-1])
+            rows = [k for k in rows if dset.origin_of(k) == newest]
+            values = np.array([per[key][k] for k in rows], dtype=float)
+            values = 100 * values if method == 'pca' else 100 * values / values.sum()
+            return values, f'{title} ({newest})' if method == 'pca' else f'{title} (% of the shown, {newest})'
         return None, 'Explained variance (PCA only)'
 
     def show_variance(self):
@@ -77,16 +85,14 @@ class PlotsPanel(QWidget):
             return
         self._shown_set = dset
         values, title = self.variance_values()
-        self.variance_plot.setTitle(title)
+        self.variance_plot.setTitle(title, size='9pt')
         if values is None:
             self.variance_bars.setOpts(x=[], height=[])
             self.variance_curve.setData([], [])
             return
-        # a mixed set (PCA beside SeFa or labelled directions) shows its PCA rows only, at their places
-        x = np.flatnonzero(~np.isnan(values))
-        heights = values[x]
-        self.variance_bars.setOpts(x=x, height=heights, width=0.8)
-        self.variance_curve.setData(x, np.cumsum(heights))
+        x = np.arange(len(values))
+        self.variance_bars.setOpts(x=x, height=values, width=0.8)
+        self.variance_curve.setData(x, np.cumsum(values))
         self.variance_plot.enableAutoRange()
 
     # -- render times

@@ -7,6 +7,13 @@ the best step. The result becomes the current picture (an explicit w with the no
 projection optimised with it, sliders at 0, so the main window shows the projection's image) and
 a favourite, so every slider edits it.
 
+PTI (pivotal tuning, core.pti): the job also tunes a copy of the network to the photo and writes it
+to `tuned_folder`; when it ends (or is kept after Stop) the explorer opens that network through
+`open_network` (the main window's: a worker job) and the pivot w becomes the picture on it. The
+tuned network keeps the source's mapping, so the sliders, mixing seeds and favourites carry over;
+the main window's Back to source model returns to the network it was made from. Discard after a
+Stop removes the tuned file again.
+
 The target is computed here with core.align (NumPy and PIL, fast) so the user sees what the
 network will be fitted to before starting; the job computes it again from the same path and
 points, which keeps the job a plain function of its parameters."""
@@ -16,13 +23,14 @@ import os
 import numpy as np
 from PyQt6.QtCore import QPointF, QRectF, Qt
 from PyQt6.QtGui import QColor, QFont, QPainter, QPen, QPolygonF
-from PyQt6.QtWidgets import (QComboBox, QDialog, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
+from PyQt6.QtWidgets import (QComboBox, QDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
                              QSizePolicy, QSpinBox, QVBoxLayout)
 
+from core import landmarks as face_landmarks
 from core.align import LANDMARK_ORDER, align_face, center_crop, ffhq_quad, load_image, to_array
 from core.errors import StylescopeError
 from explorer.image_view import ImageView
-from explorer.jobs import PROJECTION_DEFAULTS
+from explorer.jobs import PROJECTION_DEFAULTS, PTI_DEFAULTS, projection_stages
 from explorer.widgets import JobBar, button_row, push_button, seed_box, thumbnail
 
 PHOTO_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.webp', '.bmp')
@@ -120,9 +128,25 @@ def _caption(lines=2):
     return label
 
 
+def tuned_file_name(photo_path, fingerprint, taken=()):
+    """'<photo stem>-pti-<8 digits of the source fingerprint>.safetensors', numbered past `taken`."""
+    stem = os.path.splitext(os.path.basename(photo_path))[0] or 'photo'
+    base = f"{stem}-pti-{(fingerprint or 'network')[:8]}"
+    n, name = 1, f'{base}.safetensors'
+    while name in taken:
+        n += 1
+        name = f'{base}-{n}.safetensors'
+    return name
+
+
 class ProjectionDialog(QDialog):
-    def __init__(self, model, client, parent=None, path=None):
+    def __init__(self, model, client, files, parent=None, path=None, open_network=None, tuned_folder=None):
         super().__init__(parent)
+        self.files = files
+        self.open_network = open_network or (lambda path: client.open(path))  # -> the open_network Job
+        self.tuned_folder = tuned_folder or os.path.join(os.path.expanduser('~'), '.stylescope', 'tuned')
+        self.pti_steps = PTI_DEFAULTS.num_steps  # tests make it small
+        self._waiting = None       # a PTI result whose tuned network is being opened
         self.setWindowTitle('Project a photo')
         self.setAcceptDrops(True)
         self.model = model
@@ -157,7 +181,12 @@ class ProjectionDialog(QDialog):
                                         tip='Start the landmarks again (a right click takes back only the last one)')
         self.skip_button = push_button('Skip (centre crop)', self.skip_landmarks,
                                        tip="No landmarks: the largest centred square, as NVIDIA's projector crops")
-        photo_buttons = button_row(self.open_button, self.clear_button, self.skip_button, stretch_first=False)
+        self.detect_button = push_button('Detect points', self.detect_landmarks,
+                                         tip='Place the four points with the optional face detector (MediaPipe, '
+                                             'offline); correct them by clicking if needed')
+        self.detect_button.setVisible(face_landmarks.available())  # only with the optional extra installed
+        photo_buttons = button_row(self.open_button, self.detect_button, self.clear_button, self.skip_button,
+                                   stretch_first=False)
         left = QVBoxLayout()
         left.addWidget(self.photo_view, 1)
         left.addWidget(self.prompt_label)
@@ -186,16 +215,27 @@ class ProjectionDialog(QDialog):
         self.space_combo = QComboBox()
         self.space_combo.addItem('W (one w for every layer: edits best)', 'w')
         self.space_combo.addItem('W+ (then one w per layer: closer match)', 'w+')
+        self.space_combo.addItem('PTI (then tune a copy of the network to the photo: closest match)', 'pti')
+        self.space_combo.setItemData(2, 'The W projection as a pivot, then the network itself is fine-tuned to the '
+                                     'photo (pivotal tuning); the explorer then opens that tuned network',
+                                     Qt.ItemDataRole.ToolTipRole)
         self.steps_spin = QSpinBox()
         self.steps_spin.setRange(1, 100000)
         self.steps_spin.setValue(PROJECTION_DEFAULTS.num_steps)
-        self.steps_spin.setToolTip('Steps in W; W+ adds half as many again')
+        self.steps_spin.setToolTip('Steps in W; W+ adds a second stage of half as many; PTI then tunes the network')
+        self.stages_label = QLabel()
+        self.stages_label.setStyleSheet('color: #555;')
+        self.steps_spin.valueChanged.connect(self._show_stages)
+        self.space_combo.currentIndexChanged.connect(self._show_stages)
+        steps_row = QHBoxLayout()
+        steps_row.addWidget(self.steps_spin)
+        steps_row.addWidget(self.stages_label, 1)
         self.seed_spin = seed_box('Seed of the random noise maps and w noise the optimisation starts from')
         self.seed_spin.setValue(PROJECTION_DEFAULTS.seed)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         form.addRow('Space', self.space_combo)
-        form.addRow('Steps', self.steps_spin)
+        form.addRow('Steps', steps_row)
         form.addRow('Seed', self.seed_spin)
         self.loss_label = _caption()
         self.job_bar = JobBar(cancel_text='Stop', cancelling_text='Stopping (keeping the best step)...')
@@ -203,8 +243,14 @@ class ProjectionDialog(QDialog):
         self.message_label = _caption(lines=3)
         self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.project_button = push_button('Project', lambda: self.project(), default=True)
+        self.keep_button = push_button('Keep the result', lambda: self.keep_result(),
+                                       tip='Make the best step so far the picture and a favourite')
+        self.discard_button = push_button('Discard', lambda: self.discard_result(), tip='Leave the picture as it was')
+        for button in (self.keep_button, self.discard_button):
+            button.setVisible(False)
         self.close_button = push_button('Close', self.close)
-        buttons = button_row(self.project_button, self.close_button)
+        buttons = button_row(self.keep_button, self.discard_button, self.project_button, self.close_button)
+        self._show_stages()
         right = QVBoxLayout()
         right.addLayout(views, 1)
         right.addLayout(form)
@@ -221,13 +267,18 @@ class ProjectionDialog(QDialog):
     def open_photo(self, path=None):
         """Show a photo (None: ask for one); one that cannot be read shows the reader's sentence."""
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(self, 'Project a photo', '', PHOTO_FILTER)
+            path = self.files.open_file(self, 'photo', 'Project a photo', PHOTO_FILTER)
             if not path:
                 return False
         if self.running:
             self.show_message('a projection is running: stop it before opening another photo', error=True)
             return False
         self.path, self.photo, self.points, self.skip, self.target = os.fspath(path), None, [], False, None
+        self.result = self.favourite = None  # the last photo's projection, loss and offer go with it
+        self.result_view.clear()
+        self.result_caption.setText('')
+        self.loss_label.setText('')
+        self._offer(False)
         self.show_message('')
         try:
             self.photo = load_image(path)
@@ -262,6 +313,23 @@ class ProjectionDialog(QDialog):
     def skip_landmarks(self):
         self.points, self.skip = [], True
         self._refresh()
+
+    def detect_landmarks(self):
+        """Fill the four points from the optional detector (core.landmarks); they can still be
+        corrected (a right click takes the last back, Clear points starts again)."""
+        if self.photo is None or self.running:
+            return False
+        try:
+            points = face_landmarks.detect(self.photo)
+        except StylescopeError as e:
+            self.show_message(str(e), error=True)
+            return False
+        if points is None:
+            self.show_message('No face was found: click the four points, or Skip for a centre crop.', error=True)
+            return False
+        self.points, self.skip = [tuple(map(float, p)) for p in points], False
+        self._refresh()
+        return True
 
     def landmarks(self):
         """The clicked points as [4, 2] (None: centre crop)."""
@@ -324,6 +392,7 @@ class ProjectionDialog(QDialog):
         self.open_button.setEnabled(idle)
         self.clear_button.setEnabled(idle and bool(self.points))
         self.skip_button.setEnabled(idle and self.photo is not None and not self.skip)
+        self.detect_button.setEnabled(idle and self.photo is not None)
         for widget in (self.space_combo, self.steps_spin, self.seed_spin):
             widget.setEnabled(idle)
 
@@ -351,11 +420,13 @@ class ProjectionDialog(QDialog):
         self.result_view.clear('starting...')
         self.result_caption.setText('starting...')
         self.show_message('')
+        space = self.space_combo.currentData()
+        extra = dict(pti_steps=self.pti_steps, tuned_path=self._tuned_path(info)) if space == 'pti' else {}
         self.job = self.client.submit('project', path=self.path,
                                       landmarks=None if landmarks is None else landmarks.tolist(),
-                                      space=self.space_combo.currentData(), num_steps=self.steps_spin.value(),
+                                      space=space, num_steps=self.steps_spin.value(),
                                       seed=self.seed_spin.value(), class_idx=state.class_idx,
-                                      w_avg_samples=self.w_avg_samples)
+                                      w_avg_samples=self.w_avg_samples, **extra)
         self.job_bar.attach(self.job, 'Projecting')
         self.job_bar.bar.setFormat('step %v of %m')
         self.job.partial.connect(self._preview)
@@ -365,6 +436,10 @@ class ProjectionDialog(QDialog):
         self.job.ended.connect(self._update_buttons)
         self._update_buttons()
         return self.job
+
+    def _tuned_path(self, info):
+        taken = set(os.listdir(self.tuned_folder)) if os.path.isdir(self.tuned_folder) else set()
+        return os.path.join(self.tuned_folder, tuned_file_name(self.path, info.get('fingerprint'), taken))
 
     def stop(self):
         """End the projection after the current step; its best step still becomes the result."""
@@ -403,23 +478,95 @@ class ProjectionDialog(QDialog):
             return
         self.result_caption.setText(f"best step {result['best_step'] + 1} of {result['steps_done']}: loss "
                                     f"{result['best_loss']:.4f}")
+        if result['stopped']:  # stopped early: the user decides whether the best step so far is worth keeping
+            what = ' and its tuned network' if result.get('tuned') else ''
+            self.show_message(f"Stopped after {result['steps_done']} of {result['total_steps']} steps. Keep the best "
+                              f"step so far ({result['best_step'] + 1}){what} as the picture and a favourite, or "
+                              f"discard it?")
+            self._offer(True)
+            return
+        self._keep(result)
+
+    def _keep(self, result):
+        """A result becomes the picture: at once, or once its tuned network is open (PTI)."""
+        if not result.get('tuned'):
+            self._apply(result)
+            return
+        self._waiting = result
+        self.model.events.network.connect(self._on_tuned_network)
+        self.show_message(f"Opening the network tuned to {os.path.basename(self.path)}...")
+        job = self.open_network(result['tuned']['path'])
+        if job is not None:
+            job.failed.connect(self._tuned_failed)
+
+    def _on_tuned_network(self, info):
+        result = self._waiting
+        if result is None or info.get('fingerprint') != result['tuned']['fingerprint']:
+            return
+        self._stop_waiting()
+        self._network = info['fingerprint']  # the result belongs to the tuned network from here on
         self._apply(result)
+
+    def _tuned_failed(self, text):
+        if self._waiting is not None:
+            self._stop_waiting()
+            self.show_message(f'The tuned network could not be opened: {text}', error=True)
+
+    def _stop_waiting(self):
+        self._waiting = None
+        self.model.events.network.disconnect(self._on_tuned_network)
+
+    def _offer(self, on):
+        for button in (self.keep_button, self.discard_button):
+            button.setVisible(on)
+
+    def keep_result(self):
+        self._offer(False)
+        if self.result is not None and self._same_network():
+            self._keep(self.result)
+
+    def discard_result(self):
+        self._offer(False)
+        tuned = (self.result or {}).get('tuned')
+        if tuned:  # written for this result only: it goes with it
+            try:
+                os.remove(tuned['path'])
+            except OSError:
+                pass
+        self.result = None
+        self.result_view.clear('discarded')
+        self.show_message('Discarded: the picture is as it was.')
+
+    def _show_stages(self):
+        stages = projection_stages(self.space_combo.currentData(), self.steps_spin.value(), self.pti_steps)
+        text = ', then '.join(f'{stage.upper()}: {steps} steps' for stage, steps in stages)
+        if len(stages) > 1:
+            text += f' ({sum(steps for _, steps in stages)} in all)'
+        self.stages_label.setText(text)
 
     def _apply(self, result):
         """The projected w and its optimised noise maps become the picture (sliders at 0, no mixed
-        rows: the photo as projected; the noise panel's mode and strengths still apply), one undo
+        rows, psi 1: the photo as projected; the noise panel's mode and strengths still apply), one undo
         step, and a favourite whose thumbnail is that picture as the explorer draws it."""
         state = self.model.state
         name = self._favourite_name()
         mixing = tuple(dataclasses.replace(m, rows=()) for m in state.mixing)
         new = state.reset_edits().replace(w=result['ws'], w_label=os.path.basename(self.path), mixing=mixing,
-                                          noise_maps=result['noise'])
+                                          noise_maps=result['noise'], psi=1.0, cutoff=None)  # untruncated: the fit
         self.model.set_state(new)
         done = (f"Stopped after {result['steps_done']} of {result['total_steps']} steps" if result['stopped'] else
                 f"Done: {result['steps_done']} steps")
-        text = (f"{done} in {result['seconds']:.1f} s; kept the best step ({result['best_step'] + 1}). It is now the "
-                f"picture, with the noise maps optimised for it, and the favourite '{name}': every slider edits "
-                f"it.")
+        tuned = result.get('tuned')
+        if tuned:
+            text = (f"{done} in {result['seconds']:.1f} s; kept the best step ({result['best_step'] + 1}). The network "
+                    f"tuned to this photo is open ({tuned['path']}) and the pivot w is the picture and the favourite "
+                    f"'{name}': every slider edits it. Back to source model returns to the network it was made from.")
+            if tuned.get('note'):
+                text += f" Note: {tuned['note']}."
+        else:
+            text = (f"{done} in {result['seconds']:.1f} s; kept the best step ({result['best_step'] + 1}). It is now "
+                    f"the picture, with the noise maps optimised for it, and the favourite '{name}': every slider "
+                    f"edits it.")
         self.show_message(' '.join([text] + list(result['notes'])))
         self.thumb_job = self.client.submit('render_batch', requests=[new.request()])
         self.thumb_job.finished.connect(lambda images: self._add_favourite(result['ws'], images[0], name, new))

@@ -22,7 +22,7 @@ from explorer.edit_state import EditState, Favourite, without_unfit_maps
 from explorer.events import Events
 
 MAX_UNDO = 200
-SLIDER_LIMIT = 10.0  # direction sliders run from -10 to +10 units
+DEFAULT_PSI = 0.7  # what most StyleGAN tools open with: the model's good side; 1 is one click away
 STATE_FIELDS = tuple(field.name for field in dataclasses.fields(EditState))
 
 
@@ -35,11 +35,18 @@ class EditorModel:
     noise_maps; each with the new state), and edited(state) when state.is_edited flips; so a view
     subscribes to what it shows and a slider tick refreshes only the views of that slider.
     history(can_undo, can_redo); original(showing_original); dragging(is_dragging);
-    favourites(list); network(info dict)."""
+    favourites(list); labels(dict); network(info dict).
+
+    `labels` keeps the samples a user labelled per attribute name ({name: ((seed, class_idx,
+    label), ...)}), so a refit adds to them and a session keeps them. `unsaved`: there is work
+    (favourites, directions, labels, edits) changed since the last save or load of a session."""
 
     def __init__(self, state=None, max_undo=MAX_UNDO):
         self.events = Events('state', *STATE_FIELDS, 'edited', 'history', 'original', 'dragging', 'favourites',
-                             'network')
+                             'labels', 'network')
+        self.labels = {}
+        self.revision = self.saved_revision = 0
+        self._opened_directions = None
         self._state = state or EditState()
         self._undo, self._redo = [], []
         self._gesture = None
@@ -114,6 +121,7 @@ class EditorModel:
 
     def _set(self, new):
         old, self._state = self._state, new
+        self.revision += 1
         self.events.state.emit(new, old)
         for name in STATE_FIELDS:
             if not _same(getattr(old, name), getattr(new, name)):
@@ -153,28 +161,52 @@ class EditorModel:
         """A network was opened: info holds num_ws, w_dim, c_dim, fingerprint... The history and
         favourites start afresh unless `keep_state` (the same model again)."""
         self.network = {k: v for k, v in info.items() if k != 'directions'}
-        fresh = EditState()
+        fresh = EditState(psi=DEFAULT_PSI)
         if info.get('directions') is not None:  # the network's own direction file: sliders from the start
             fresh = fresh.add_directions(info['directions'])
         state, _warnings = (self._state if keep_state else fresh).fitted_to(
-            info['num_ws'], info['w_dim'], info['c_dim'], info.get('noise_layers'))
+            info['num_ws'], info['w_dim'], info['c_dim'], info.get('noise_layers'), info.get('kind') == 'stylegan3')
         if not keep_state:
-            self.favourites = []
+            self.favourites, self.labels = [], {}
             self.events.favourites.emit(self.favourites)
+            self.events.labels.emit(self.labels)
         self.reset(state)
+        self._opened_directions = state.directions
+        self.saved_revision = self.revision  # a network as it opens holds nothing to save yet
         self.events.network.emit(self.network)
+
+    def _favourites_changed(self):
+        self.revision += 1
+        self.events.favourites.emit(self.favourites)
+
+    # -- labels
+    def set_labels(self, name, samples):
+        """The labelled samples of attribute `name`: (seed, class_idx or None, label 0/1) each."""
+        self.labels = {**self.labels, str(name): tuple((int(seed), None if k is None else int(k), int(label))
+                                                      for seed, k, label in samples)}
+        self.revision += 1
+        self.events.labels.emit(self.labels)
+
+    @property
+    def unsaved(self):
+        """Is there work not in a session file: changed since the last save or load, and more than
+        a seed and a slider position (favourites, directions, labels)?"""
+        directions = self._state.directions
+        made = directions is not None and directions is not self._opened_directions  # computed, imported, labelled
+        has_work = bool(self.favourites or self.labels or made)
+        return has_work and self.revision != self.saved_revision
 
     # -- favourites
     def add_favourite(self, ws, thumbnail=None, name=None, state=None):
         name = name or _unique_name('favourite', [f.name for f in self.favourites])
         fav = Favourite(name, state or self._state, np.array(ws, dtype=np.float32), thumbnail)
         self.favourites = self.favourites + [fav]
-        self.events.favourites.emit(self.favourites)
+        self._favourites_changed()
         return fav
 
     def remove_favourite(self, index):
         self.favourites = self.favourites[:index] + self.favourites[index + 1:]
-        self.events.favourites.emit(self.favourites)
+        self._favourites_changed()
 
     def rename_favourite(self, index, name):
         name = str(name).strip()
@@ -182,7 +214,7 @@ class EditorModel:
             raise StylescopeError('a favourite needs a name: type at least one character')
         self.favourites = list(self.favourites)
         self.favourites[index] = dataclasses.replace(self.favourites[index], name=name)
-        self.events.favourites.emit(self.favourites)
+        self._favourites_changed()
 
     def restore_favourite(self, index):
         """The favourite's state becomes the current one (an undoable step)."""
@@ -200,15 +232,34 @@ class EditorModel:
         maps = {}
         state = self._state.to_dict(maps_table=maps)
         favourites = [f.to_dict(maps_table=maps) for f in self.favourites]
-        return sessions.session_dict(self.network or {}, state, favourites, maps)
+        session = sessions.session_dict(self.network or {}, state, favourites, maps)
+        if self.labels:
+            session['labels'] = {name: [list(sample) for sample in samples] for name, samples in self.labels.items()}
+        return session
 
     def save_session(self, path):
         sessions.write_session(path, self.session_dict())
+        self.saved_revision = self.revision
+
+    # -- a restore that can be taken back
+    def snapshot(self):
+        """Everything a session restore replaces, to put back with restore_snapshot."""
+        return (self._state, list(self.favourites), dict(self.labels), list(self._undo), list(self._redo))
+
+    def restore_snapshot(self, snapshot):
+        state, favourites, labels, undo, redo = snapshot
+        self.favourites, self.labels = list(favourites), dict(labels)
+        self.events.favourites.emit(self.favourites)
+        self.events.labels.emit(self.labels)
+        self._undo, self._redo, self._gesture = list(undo), list(redo), None
+        self._set(state)
 
     def load_session(self, path):
-        """Replace the state (an undoable step) and the favourites with a session file's.
-        Returns a list of warnings (another model, parts that do not fit this network)."""
-        return self.apply_session(read_session(path), os.fspath(path))
+        """Replace the state (an undoable step), the favourites and the labels with a session
+        file's. Returns a list of warnings (another model, parts that do not fit this network)."""
+        warnings = self.apply_session(read_session(path), os.fspath(path))
+        self.saved_revision = self.revision
+        return warnings
 
     def apply_session(self, session, where='the session'):
         info = self.network or {}
@@ -222,7 +273,8 @@ class EditorModel:
         state = EditState.from_dict(session['state'], table)
         favourites = [Favourite.from_dict(f, table) for f in session.get('favourites', ())]
         if self.network is not None:
-            state, more = state.fitted_to(info['num_ws'], info['w_dim'], info['c_dim'], info.get('noise_layers'))
+            state, more = state.fitted_to(info['num_ws'], info['w_dim'], info['c_dim'], info.get('noise_layers'),
+                                          info.get('kind') == 'stylegan3')
             warnings += more
             kept = [f for f in favourites if f.ws.shape == (info['num_ws'], info['w_dim'])]
             if len(kept) < len(favourites):
@@ -241,7 +293,15 @@ class EditorModel:
                                 'noise maps do not fit this network')
         self.set_state(state)
         self.favourites = favourites
-        self.events.favourites.emit(self.favourites)
+        self._favourites_changed()
+        labels = session.get('labels') or {}
+        try:
+            self.labels = {str(name): tuple((int(seed), None if k is None else int(k), int(label))
+                                            for seed, k, label in samples) for name, samples in labels.items()}
+        except (TypeError, ValueError, AttributeError):
+            self.labels = {}
+            warnings.append(f'the labelled samples in {where} are damaged and were left out')
+        self.events.labels.emit(self.labels)
         return warnings
 
 

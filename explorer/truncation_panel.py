@@ -1,5 +1,6 @@
 """Truncation: psi from -1 to 2 and the cutoff (ws rows 0..cutoff-1 are truncated; the
-rightmost position means all rows). Edits are added after truncation, so psi never shrinks them."""
+rightmost position means all rows). Edits are added after truncation, so psi never shrinks them. A
+loaded or projected w is pulled toward the average too (core/request.py), and the note says so."""
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QGridLayout, QLabel, QWidget
 from superqt import QLabeledDoubleSlider, QLabeledSlider
@@ -37,8 +38,8 @@ class TruncationPanel(QWidget):
         grid.addWidget(self.cutoff_slider, 1, 1)
         grid.addWidget(self.cutoff_note, 2, 1)
         grid.addWidget(self.reset_button, 2, 0)
-        model.events.psi.connect(lambda state: self.refresh())
-        model.events.cutoff.connect(lambda state: self.refresh())
+        for name in ('psi', 'cutoff', 'w'):
+            getattr(model.events, name).connect(lambda state: self.refresh())
         model.events.network.connect(self._on_network)
 
     def _on_network(self, info):
@@ -57,5 +58,8 @@ class TruncationPanel(QWidget):
             if abs(self.psi_slider.value() - state.psi) > 1e-6:
                 self.psi_slider.setValue(state.psi)
             self.cutoff_slider.setValue(self.num_ws if state.cutoff is None else state.cutoff)
-        self.cutoff_note.setText('all ws rows truncated' if state.cutoff is None
-                                 else f'ws rows 0-{state.cutoff - 1} truncated' if state.cutoff else 'nothing truncated')
+        rows = ('all ws rows' if state.cutoff is None else f'ws rows 0-{state.cutoff - 1}' if state.cutoff
+                else None)
+        whose = ' of the loaded w' if state.w is not None else ''
+        self.cutoff_note.setText('nothing truncated' if rows is None or state.psi == 1
+                                 else f'{rows}{whose} pulled toward the average')

@@ -2,10 +2,10 @@
 background jobs, thumbnails, non-blocking message boxes, slider-drag binding, the seed box."""
 import contextlib
 
-from PyQt6.QtCore import QSize, Qt
+from PyQt6.QtCore import QEvent, QObject, QSize, Qt
 from PyQt6.QtGui import QIcon, QPixmap
-from PyQt6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QToolButton,
-                             QWidget)
+from PyQt6.QtWidgets import (QAbstractScrollArea, QAbstractSlider, QAbstractSpinBox, QComboBox, QHBoxLayout, QLabel,
+                             QMessageBox, QProgressBar, QPushButton, QScrollBar, QSizePolicy, QToolButton, QWidget)
 
 from superqt import QLargeIntSpinBox
 
@@ -153,3 +153,39 @@ class JobBar(QWidget):
             self.job.cancel()
             self.cancel_button.setEnabled(False)
             self.label.setText(self.cancelling_text)
+
+
+class WheelGuard(QObject):
+    """An application-wide event filter: in a scrolling panel, the mouse wheel scrolls the panel
+    instead of changing whichever slider, spin box or list box passes under the pointer. Such a
+    control takes the wheel only once it has focus (clicked or tabbed to), and the wheel never gives
+    it focus."""
+    CONTROLS = (QAbstractSlider, QAbstractSpinBox, QComboBox)
+
+    def eventFilter(self, obj, event):
+        kind = event.type()
+        if isinstance(obj, QScrollBar):  # the scroll area scrolls by handing its wheel events to these
+            return False
+        if kind == QEvent.Type.Polish and isinstance(obj, self.CONTROLS) and _in_scroll_area(obj):
+            obj.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # not WheelFocus
+        elif kind == QEvent.Type.Wheel and isinstance(obj, self.CONTROLS) and not _has_focus(obj) \
+                and _in_scroll_area(obj):
+            event.ignore()  # not the control's: Qt offers an ignored wheel event to the parents, the scroll area
+            return True
+        return False
+
+
+def _has_focus(widget):
+    """Does the control, or the composite control it is part of (a labelled slider's slider and
+    value box), have the keyboard focus?"""
+    focus = widget.window().focusWidget() if widget.window() is not None else None
+    return focus is not None and (focus is widget or widget.isAncestorOf(focus) or focus.isAncestorOf(widget))
+
+
+def _in_scroll_area(widget):
+    parent = widget.parentWidget()
+    while parent is not None:
+        if isinstance(parent, QAbstractScrollArea) and not isinstance(parent, (QComboBox, QAbstractSpinBox)):
+            return True
+        parent = parent.parentWidget()
+    return False

@@ -81,6 +81,8 @@ def build_directions(G, D, pca_components, sefa_components):
         merged = merged.merge(dset)
     with tqdm(total=len(merged), desc='layer ranges', unit='dir') as bar:
         merged = dirs.suggest_layer_ranges(G, merged, D=D, progress=lambda done, total: bar.update(1))
+    with tqdm(total=len(merged), desc='slider ranges', unit='dir') as bar:
+        merged = dirs.suggest_slider_limits(G, D, merged, progress=lambda done, total: bar.update(1))
     return merged
 
 

@@ -29,8 +29,14 @@ def reference_renderer(path):
     return Renderer(open_network(path).G)
 
 
-def settings(tmp_path):
-    return QSettings(str(tmp_path / 'settings.ini'), QSettings.Format.IniFormat)
+def settings(tmp_path, confirm_quit=False):
+    """The window's settings in a file of the test's own, its recovery files beside them, and no
+    question on closing unless `confirm_quit` (a test answers it)."""
+    s = QSettings(str(tmp_path / 'settings.ini'), QSettings.Format.IniFormat)
+    if not s.contains('recovery_folder'):
+        s.setValue('recovery_folder', str(tmp_path / 'recovery'))
+        s.setValue('confirm_quit', confirm_quit)
+    return s
 
 
 def open_window(qtbot, tmp_path, net_path, sync=True):

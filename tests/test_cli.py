@@ -160,8 +160,8 @@ def test_generate_defaults_to_the_bundled_or_random_network(tmp_path):
 
 @pytest.mark.parametrize('extra, message', [
     (['--seeds', '1-x'], "bad seed list '1-x'"),
-    (['--seeds', '1', '--batch', '0'], '--batch 0'),
-    (['--seeds', '1', '--trunc-cutoff', '-1'], '--trunc-cutoff -1'),
+    (['--seeds', '1', '--batch', '0'], 'argument --batch: 0 is not allowed'),
+    (['--seeds', '1', '--trunc-cutoff', '-1'], 'argument --trunc-cutoff: -1 is not allowed'),
 ])
 def test_generate_bad_options(tiny, tmp_path, capsys, extra, message):
     assert main.main(['generate', '--network', tiny[0], '--outdir', str(tmp_path)] + extra) == 2
@@ -190,10 +190,18 @@ def test_convert_and_info_round_trip(tiny_official, tmp_path, capsys):
         assert expected in out, (expected, out)
 
 
-def test_convert_wants_a_safetensors_name(tiny, tmp_path, capsys):
-    assert main.main(['convert', tiny[0], str(tmp_path / 'out.pkl')]) == 2
-    assert 'must end in .safetensors' in _error_line(capsys)
-    assert not (tmp_path / 'out.pkl').exists()
+def test_convert_picks_the_format_by_name_and_keeps_the_fingerprint(tiny, tmp_path, capsys):
+    assert main.main(['convert', tiny[0], str(tmp_path / 'out.bin')]) == 2
+    assert 'cannot tell the output format' in _error_line(capsys)
+    assert not (tmp_path / 'out.bin').exists()
+    for name in ('out.pkl', 'out.safetensors'):
+        assert main.main(['convert', tiny[0], str(tmp_path / name)]) == 0
+        assert fingerprint(open_network(str(tmp_path / name)).G) == fingerprint(tiny[1])
+    assert main.main(['convert', tiny[0], str(tmp_path / 'as-official.bin'), '--format', 'official']) == 0
+    assert open_network(str(tmp_path / 'as-official.bin')).meta['format'] == 'official-pkl'
+    capsys.readouterr()
+    assert main.main(['info', str(tmp_path / 'out.pkl')]) == 0
+    assert 'official-pkl' in capsys.readouterr().out
 
 
 # --- bad input -----------------------------------------------------------------------------------

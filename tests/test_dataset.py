@@ -129,7 +129,7 @@ def test_bad_containers(tmp_path):
     root = make_folder(tmp_path / 'ds', count=2)
     with open(os.path.join(root, 'dataset.json'), 'w') as f:
         f.write('{broken')
-    with pytest.raises(StylescopeError, match=r'dataset\.json is not valid JSON'):
+    with pytest.raises(StylescopeError, match=r"dataset\.json' is not valid JSON"):
         ImageDataset(root)
 
 

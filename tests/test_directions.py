@@ -305,7 +305,8 @@ def _write_npz(path, **overrides):
     (dict(vectors=np.full([3, 16], np.nan)), 'NaN'),
     (dict(vectors=np.ones([3, 4, 4])), 'vectors must be'),
     (dict(layer_end=np.array([6, 1, 4])), 'start < end'),
-    (dict(meta=np.array('not json')), 'meta is not a JSON object'),
+    (dict(meta=np.array('not json')), 'is not valid JSON'),
+    (dict(meta=np.array('[1, 2]')), 'meta is not a JSON object'),
     (dict(meta=np.array('{"names": ["a", "a", "c"]}')), 'unique'),
     (dict(layer_start=np.array([0.5, 1, 2])), 'integers'),
     (dict(scales=np.array([1.0, 0.0, 2.0])), 'positive'),
@@ -435,8 +436,12 @@ def test_projected_w_round_trip(G, tmp_path):
     plus = np.tile(target, [1, G.num_ws, 1])
     plus[0, 0] += 1
     np.savez(tmp_path / 'plus.npz', w=plus)
-    with pytest.warns(UserWarning, match='W\\+ projection'):
-        df.open_directions(tmp_path / 'plus.npz', G)
+    rows = df.open_directions(tmp_path / 'plus.npz', G)  # W+: a per-row direction, w_avg -> the projection
+    assert rows.is_per_row(0) and rows.meta['space'] == 'W+'
+    assert np.allclose(_apply(rows, np.tile(w_avg, [1, G.num_ws, 1]), [1.0]), plus, atol=1e-5)
+    np.savez(tmp_path / 'several.npz', w=np.stack([plus[0], plus[0][::-1]]))
+    with pytest.warns(UserWarning, match='several ws'):
+        df.open_directions(tmp_path / 'several.npz', G)
     np.savez(tmp_path / 'wrong.npz', w=np.ones([1, G.num_ws, 8]))
     with pytest.raises(StylescopeError, match='w_dim is 16'):
         df.open_directions(tmp_path / 'wrong.npz', G)
@@ -532,8 +537,10 @@ def test_cli_end_to_end(G, net_file, tmp_path, capsys):
     assert abs(float(svm_set.vectors[0] @ pca_set.vectors[0])) < 1e-5
     assert abs(float(svm_set.vectors[0] @ sefa_set.vectors[1])) < 1e-5
 
-    _cli(['directions', 'suggest', pca, '--network', net_file, '--out', tuned, '--seeds', '0-2', '--use-d'])
+    _cli(['directions', 'suggest', pca, '--network', net_file, '--out', tuned, '--seeds', '0-2', '--use-d', '--limits'])
     tuned_set = df.load(tuned, G=G)
+    assert all(tuned_set.limit_of(k) in dr.LIMIT_STEPS for k in range(len(tuned_set)))
+    assert tuned_set.meta['per_direction']['slider_limit'] == [tuned_set.limit_of(k) for k in range(len(tuned_set))]
     assert tuned_set.meta['method'] == 'pca' and len(tuned_set.meta['per_direction']['layer_effects']) == 4
 
     np.save(tmp_path / 'smile_boundary.npy', _unit(rng.randn(1, 16)))
@@ -602,3 +609,30 @@ def test_conditional_labels_fit_the_pictures_of_their_classes(tmp_path):
     bad.write_bytes(b'\xff\xfe\x00bin')
     with pytest.raises(StylescopeError, match='is not text'):
         labels_from_csv(bad)
+
+
+def test_slider_limits_follow_the_discriminator(G):
+    """A range per direction: as far as D still scores the edited pictures like the data."""
+    class ConstantD(torch.nn.Module):  # every picture looks like the data
+        def forward(self, img, c):
+            return torch.zeros(len(img), 1)
+
+    class StrictD(torch.nn.Module):  # the reference looks like the data; of the edits, only the first one does
+        def __init__(self):
+            super().__init__()
+            self.seen = None
+
+        def forward(self, img, c):
+            if self.seen is None or len(img) != len(self.seen):  # the reference, then the first edit (+1)
+                self.seen = img.detach().clone()
+                return torch.ones(len(img), 1)
+            return torch.where((img - self.seen).abs().amax(dim=(1, 2, 3)) < 1e-6, 1.0, -1.0).reshape(-1, 1)
+
+    dset = _small_set()
+    easy = dr.suggest_slider_limits(G, ConstantD(), dset, seeds=range(2), reference_samples=8)
+    assert [easy.limit_of(k) for k in range(3)] == [dr.LIMIT_STEPS[-1]] * 3
+    strict = dr.suggest_slider_limits(G, StrictD(), dset, seeds=range(2), reference_samples=8)
+    assert [strict.limit_of(k) for k in range(3)] == [dr.LIMIT_STEPS[0]] * 3  # never below the smallest step
+    with pytest.raises(StylescopeError, match='discriminator'):
+        dr.suggest_slider_limits(G, None, dset)
+    assert dset.limit_of(0) == ds.DEFAULT_LIMIT  # unmeasured: the default

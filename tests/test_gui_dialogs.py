@@ -1,5 +1,7 @@
 """The explorer's dialogs, offscreen: labelling samples by clicking makes a direction slider
 (InterfaceGAN), and the video dialog writes a playable file in the background."""
+import os
+
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -57,6 +59,14 @@ def test_labelling_by_clicks_makes_a_direction(window, qtbot, net_path):
     assert_shows(window, reference_renderer(net_path))
     window.model.undo()
     assert window.model.state.alphas == (0, 0, 0)
+    # the labels are kept (in the model and its sessions): labelling 'smile' again starts from them
+    assert len(window.model.labels['smile']) == 13 and 'labels' in window.model.session_dict()
+    again = window.directions_panel.open_labeling()
+    qtbot.addWidget(again)
+    again.name_edit.setText('smile')
+    again.name_edit.editingFinished.emit()
+    assert len(again.labelled()) == 13 and '13 kept from before' in again.counts.text()
+    again.close()
 
 
 def test_video_from_favourites_and_a_sweep(window, qtbot, tmp_path):
@@ -84,6 +94,9 @@ def test_video_from_favourites_and_a_sweep(window, qtbot, tmp_path):
     window.model.update(directions=DirectionSet(np.eye(16)[:1], [2.0], [0], [8], ['d'], {}), alphas=(0.0,))
     dialog = window.open_video_dialog()
     qtbot.addWidget(dialog)
+    # the settings of the last export are remembered, the output lands in its folder, named after the model
+    assert (dialog.fps_spin.value(), dialog.duration_spin.value()) == (10, 1.0)
+    assert dialog.path_edit.text() == str(tmp_path / 'tiny-video.mp4')
     dialog.sweep_radio.setChecked(True)
     dialog.fps_spin.setValue(6)  # alphas -1, -.5, .5, 1, .5, -.5: no two frames in a row alike (GIF merges those)
     dialog.duration_spin.setValue(1.0)
@@ -100,3 +113,23 @@ def test_video_from_favourites_and_a_sweep(window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: job.done, timeout=30000)
     assert job.was_cancelled and not (tmp_path / 'long.mp4').exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith('.')] == []
+
+
+def test_file_dialogs_start_where_the_user_keeps_files(window, tmp_path, monkeypatch):
+    """Not in the folder the program runs from (Enter would write into it); then the last folder
+    used for that kind, and names made from the model and the seed."""
+    files = window.files
+    for kind in ('image', 'video', 'session'):
+        assert os.path.abspath(files.folder(kind)) != os.getcwd()
+    files.remember('image', str(tmp_path / 'shots' / 'a.png'))
+    assert files.folder('image') != str(tmp_path / 'shots')  # a folder gone since: the standard one again
+    (tmp_path / 'shots').mkdir()
+    files.remember('image', str(tmp_path / 'shots' / 'a.png'))
+    assert files.folder('image') == str(tmp_path / 'shots') and files.folder('session') != str(tmp_path / 'shots')
+    proposed = []
+    monkeypatch.setattr(files, 'save_file', lambda parent, kind, title, filt, name: proposed.append((kind, name))
+                        or (None, ''))
+    window.latent_panel.seed_box.setValue(42)
+    window.save_image()
+    window.save_session()
+    assert proposed == [('image', 'tiny-seed0042.png'), ('session', 'tiny-session.json')]

@@ -9,6 +9,7 @@ import numpy as np
 import PIL.Image
 import pytest
 from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QApplication, QMessageBox
 
 from core.direction_files import load as load_directions
 from core.direction_files import open_directions
@@ -98,7 +99,7 @@ def test_a_drag_is_one_undo_step_and_shortcuts_work(window, qtbot, reference):
     press(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert window.model.state.seed == 0
     press(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    assert window.model.state.psi == 1.0 and abs(slider.value() - 1.0) < 1e-9
+    assert window.model.state.psi == 0.7 and abs(slider.value() - 0.7) < 1e-9  # the psi the window opened with
     press(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert window.model.state.psi == 0.6
     settle(window, qtbot)
@@ -357,3 +358,207 @@ def test_dragging_a_slow_network_shows_previews_then_the_full_frame(window, qtbo
     assert not window.current_request().preview
     row.slider.sliderReleased.emit()
     settle(window, qtbot)
+
+
+def _wheel(widget, notches=-1):
+    """A mouse-wheel turn over `widget` (negative: towards the user), as the system delivers it."""
+    from PyQt6.QtCore import QPoint, QPointF
+    from PyQt6.QtGui import QWheelEvent
+    centre = QPointF(widget.width() / 2, widget.height() / 2)
+    event = QWheelEvent(centre, QPointF(widget.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, 120 * notches),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+
+
+def test_the_wheel_scrolls_the_panel_not_the_slider_under_the_pointer(window, qtbot):
+    from PyQt6.QtWidgets import QAbstractSlider, QLineEdit
+    window.model.update(directions=some_directions(), alphas=(0.0, 0.0, 0.0))
+    settle(window, qtbot)
+    row = window.directions_panel.rows[1]
+    inner = row.slider.findChildren(QAbstractSlider)[0]
+    targets = [inner, row.slider.findChildren(QLineEdit)[0], row.range_slider,
+               window.noise_panel.rows['b16.conv0'][1], window.truncation_panel.psi_slider.findChildren(QAbstractSlider)[0],
+               window.latent_panel.seed_box]
+    before = window.model.state
+    for target in targets:
+        for _ in range(10):
+            _wheel(target)
+    assert window.model.state == before
+    # what the system does with the ignored turn: the scroll area under it scrolls (through its scroll bar)
+    window.model.update(directions=some_directions(k=12), alphas=(0.0,) * 12)
+    settle(window, qtbot)
+    bar = window.directions_panel.scroll.verticalScrollBar()
+    assert bar.maximum() > 0 and bar.value() == 0
+    _wheel(window.directions_panel.scroll.viewport(), -3)
+    assert bar.value() > 0 and not any(window.model.state.alphas)
+    window.model.update(directions=some_directions(), alphas=(0.0, 0.0, 0.0))
+    settle(window, qtbot)
+    row = window.directions_panel.rows[1]
+    inner = row.slider.findChildren(QAbstractSlider)[0]
+    window.activateWindow()
+    inner.setFocus()  # a control the user clicked or tabbed to takes the wheel
+    qtbot.waitUntil(inner.hasFocus, timeout=5000)
+    _wheel(inner, 3)
+    assert window.model.state.alphas[1] != 0.0
+
+
+def test_controls_say_what_they_do(window, qtbot, reference):
+    """Truncation reaches a loaded w; fresh noise keeps drawing; A/B says it shows the original;
+    Copy says it copied; [ and ] step the seed even from the seed box."""
+    state = window.model.state
+    assert state.psi == 0.7 and 'psi 0.7' in window.statusBar().currentMessage()
+    w = np.random.RandomState(3).randn(8, 16).astype(np.float32)
+    window.model.update(w=w, w_label='saved.npz', psi=1.0)
+    settle(window, qtbot)
+    untruncated = window.image_view.current_array().copy()
+    window.truncation_panel.psi_slider.setValue(0.3)
+    settle(window, qtbot)
+    assert not np.array_equal(window.image_view.current_array(), untruncated)
+    assert_shows(window, reference)
+    assert window.truncation_panel.cutoff_note.text() == 'all ws rows of the loaded w pulled toward the average'
+    window.latent_panel.copy_latent()
+    assert window.statusBar().currentMessage().startswith('copied the w to the clipboard')
+
+    window.model.update(w=None, w_label='', psi=0.7)
+    window.noise_panel.mode_combo.setCurrentText('random')
+    window.noise_panel.fresh_box.setChecked(True)  # new noise every frame, with nothing else changing
+    first = window.last_result.request_id
+    qtbot.waitUntil(lambda: window.last_result.request_id >= first + 2, timeout=10000)
+    window.noise_panel.fresh_box.setChecked(False)
+
+    window.model.update(directions=some_directions(), alphas=(0.0, 0.0, 0.0))
+    window.actions['ab'].setChecked(True)
+    assert window.image_view.overlay.startswith('showing the original')
+    window.directions_panel.set_alpha(0, 1.0)
+    assert 'press B to see it' in window.statusBar().currentMessage()
+    window.actions['ab'].setChecked(False)
+
+    window.activateWindow()
+    box = window.latent_panel.seed_box
+    box.setValue(10)
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus, timeout=5000)
+    qtbot.keyClick(box.lineEdit() if hasattr(box, 'lineEdit') else box, Qt.Key.Key_BracketRight)
+    assert window.model.state.seed == 11
+    qtbot.keyClick(box.lineEdit() if hasattr(box, 'lineEdit') else box, Qt.Key.Key_BracketLeft)
+    assert window.model.state.seed == 10
+
+
+def test_work_survives_another_network_a_restart_and_asks_before_quitting(qtbot, tmp_path, monkeypatch):
+    a = str(write_tiny_network(tmp_path / 'a.safetensors', seed=0))
+    b = str(write_tiny_network(tmp_path / 'b.safetensors', seed=1))
+    win = MainWindow(network_path=a, settings=settings(tmp_path), sync_render=True)
+    qtbot.addWidget(win)
+    win.show()
+    settle(win, qtbot)
+    for seed in (3, 4):
+        win.latent_panel.seed_box.setValue(seed)
+        settle(win, qtbot)
+        win.history_panel.add_favourite()
+    win.model.update(directions=some_directions(), alphas=(0.0, 1.5, 0.0))
+    settle(win, qtbot)
+    win.open_network(b)
+    qtbot.waitUntil(lambda: win.network_info['name'] == 'b.safetensors', timeout=30000)
+    assert win.model.favourites == [] and 'your work on a.safetensors is kept' in win.statusBar().currentMessage()
+    settle(win, qtbot)
+    win.open_network(a)
+    qtbot.waitUntil(lambda: win.network_info['name'] == 'a.safetensors', timeout=30000)
+    settle(win, qtbot)
+    assert [f.name for f in win.model.favourites] == ['favourite 1', 'favourite 2']
+    assert win.model.state.alphas == (0.0, 1.5, 0.0) and win.model.state.seed == 4
+    assert win.restore_bar.isVisible() and 'Restored your work' in win.restore_label.text()
+    screenshot(win, 'restored.png')
+    win.undo_restore()  # take the restore back: the model as it opens
+    assert win.model.favourites == [] and win.model.state.directions is None and not win.restore_bar.isVisible()
+    win.model.undo()  # ...and Ctrl+Z is not fooled into bringing half of it back
+    assert win.model.favourites == []
+    win.open_network(b)
+    qtbot.waitUntil(lambda: win.network_info['name'] == 'b.safetensors', timeout=30000)
+    win.open_network(a)  # the recovery file still holds the work
+    qtbot.waitUntil(lambda: win.network_info['name'] == 'a.safetensors', timeout=30000)
+    settle(win, qtbot)
+    assert len(win.model.favourites) == 2
+    win.close()
+    win.render_client.stop()
+
+    again = MainWindow(network_path=a, settings=settings(tmp_path), sync_render=True)  # a restart
+    qtbot.addWidget(again)
+    again.show()
+    settle(again, qtbot)
+    assert len(again.model.favourites) == 2 and again.model.state.alphas == (0.0, 1.5, 0.0)
+    again.history_panel.add_favourite()  # new work, in no session file: closing asks
+    again.settings.setValue('confirm_quit', True)
+    answers = [QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Discard]
+    monkeypatch.setattr(QMessageBox, 'exec', lambda self: answers.pop(0))
+    again.close()
+    assert again.isVisible()  # Cancel: still open, nothing lost
+    again.close()
+    assert not again.isVisible() and answers == []
+    again.render_client.stop()
+
+
+def test_direction_sets_stay_tidy(window, qtbot):
+    """Computing PCA again replaces it or keeps both under new names; the summary and the plot
+    follow the origins; a new set is scrolled to; named directions come first; ranges are measured."""
+    panel = window.directions_panel
+    wait_job(qtbot, panel.compute_pca(n_samples=500, n_components=3))
+    wait_job(qtbot, panel.compute_pca(n_samples=600, n_components=3, replace=True))
+    names = window.model.state.directions.names
+    assert names == ['PC0', 'PC1', 'PC2'] and 'pca of 600 samples' in panel.summary.text()
+    wait_job(qtbot, panel.compute_pca(n_samples=700, n_components=2, replace=False))
+    dset = window.model.state.directions
+    assert dset.names == ['PC0', 'PC1', 'PC2', 'PC0 (2)', 'PC1 (2)'] and len(set(dset.names)) == 5
+    assert panel.summary.text() == '3 pca of 600 samples; 2 pca of 700 samples'
+    values, title = window.plots_panel.variance_values()
+    assert len(values) == 2 and '700 samples' in title  # the newest run alone
+    named = DirectionSet(np.eye(16)[:1], [1.0], [0], [8], ['smile'], dict(method='svm'))
+    panel.add_directions(named, 'labelled')
+    assert panel.rows[0].k == 5 and 'smile' in panel.rows[0].name_label.text()  # named first
+    assert 'labelled attribute' in panel.rows[0].name_label.toolTip() and 'σ' in panel.rows[0].unit_label.text()
+    assert 'QFrame#direction_row' in panel.rows[0].styleSheet()  # highlighted
+    # a network without D keeps the default ±3; a range set by hand is kept with the directions
+    row = panel.row_of('PC1')
+    assert (row.slider.minimum(), row.slider.maximum()) == (-3.0, 3.0) and row.high_label.text() == '+3'
+    panel.set_limit(1, 5.0)
+    assert window.model.state.directions.limit_of(1) == 5.0 and panel.row_of('PC1').slider.maximum() == 5.0
+    row.widen_action.trigger()
+    assert window.model.state.directions.limit_of(1) == 10.0
+
+
+def test_walk_animate_and_a_strip_across_seeds(window, qtbot, reference):
+    """Dragging between seeds shows the z in between; Animate walks on by itself; a direction's
+    strip across seeds is the pictures the sliders would show."""
+    panel = window.latent_panel
+    panel.seed_box.setValue(5)
+    settle(window, qtbot)
+    panel.walk_slider.sliderPressed.emit()
+    panel.walk_slider.setValue(5.25)
+    panel.walk_slider.setValue(6.5)
+    panel.walk_slider.sliderReleased.emit()
+    settle(window, qtbot)
+    state = window.model.state
+    assert (state.seed, state.seed_frac) == (6, 0.5) and panel.source_label.text().startswith('Showing seed 6.50')
+    assert_shows(window, reference)
+    window.model.undo()  # the drag is one step
+    assert (window.model.state.seed, window.model.state.seed_frac) == (5, 0.0)
+    panel.speed_box.setValue(5.0)
+    panel.animate_box.setChecked(True)
+    qtbot.waitUntil(lambda: window.model.state.seed + window.model.state.seed_frac > 5.5, timeout=10000)
+    panel.animate_box.setChecked(False)
+    assert not window.model.dragging
+    settle(window, qtbot)
+    assert_shows(window, reference)
+
+    window.model.update(directions=some_directions(), alphas=(0.0, 0.0, 0.0))
+    dialog = window.directions_panel.open_strip(1)
+    qtbot.addWidget(dialog)
+    dialog.seeds_spin.setValue(2)
+    dialog.steps_spin.setValue(3)
+    wait_job(qtbot, dialog.draw())
+    assert len(dialog.cells) == 6 and all(cell.pixmap() is not None and not cell.pixmap().isNull()
+                                          for cell in dialog.cells.values())
+    from explorer.strip_dialog import strip_requests
+    last = strip_requests(window.model.state, 1, [window.model.state.seed + 1], [3.0])[0]
+    assert last.offsets and abs(last.offsets[0].amount - 3.0 * window.model.state.directions.scales[1]) < 1e-6
+    screenshot(dialog, 'strip.png')
+    dialog.close()

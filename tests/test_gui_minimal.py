@@ -6,6 +6,7 @@ import pathlib
 
 import numpy as np
 import pytest
+from PyQt6.QtWidgets import QToolBar
 
 from core.default_model import DEFAULT_MODEL_PATH
 from explorer.main_window import RANDOM_INIT_TEXT, MainWindow
@@ -140,5 +141,27 @@ def test_show_pixels_enlarges_as_blocks_and_is_remembered(window, qtbot, tmp_pat
     qtbot.addWidget(again)
     try:
         assert again.actions['pixels'].isChecked() and again.image_view.show_pixels
+    finally:
+        again.render_client.stop()
+
+
+def test_a_laptop_sized_window_gives_the_picture_room_and_is_remembered(window, qtbot, tmp_path):
+    window.resize(1024, 700)
+    qtbot.wait(50)
+    window._size_docks()
+    qtbot.wait(50)
+    assert window.image_view.width() >= 0.4 * 1024 and window.image_view.height() >= 0.4 * 700
+    toolbar = window.findChild(QToolBar)
+    shown = [a.iconText() for a in toolbar.actions() if toolbar.widgetForAction(a) is not None
+             and toolbar.widgetForAction(a).isVisible()]
+    assert {'Open', 'Save image', 'Video', '★ Favourite'} <= set(shown)  # the main actions, not behind »
+    screenshot(window, 'window-1024x700.png')
+    window.resize(760, 560)  # the offscreen screen is 800x600: a restored window is kept on it
+    qtbot.wait(50)
+    window.close()
+    again = MainWindow(settings=settings(tmp_path))
+    qtbot.addWidget(again)
+    try:
+        assert (again.width(), again.height()) == (760, 560)
     finally:
         again.render_client.stop()

@@ -5,6 +5,7 @@ is not an image is a sentence in the dialog. The `project` job itself is also ru
 context: previews are throttled, Stop returns the best step, D is opened once per network."""
 import functools
 import json
+import os
 import threading
 
 import numpy as np
@@ -21,7 +22,8 @@ from core.image_losses import PerceptualLoss
 from core.noise_spec import NoiseMaps, NoiseSpec, layer_resolution
 from core.projection import companion_noise_file, save_noise_maps, save_projected_w
 from core.render import Renderer
-from core.request import RenderRequest
+from core.request import Latent, RenderRequest
+from explorer.edit_state import MixSource
 from explorer import jobs
 from explorer.projection_dialog import ProjectionDialog
 from explorer.state import EditorModel
@@ -220,12 +222,33 @@ def test_stop_keeps_the_best_step_so_far(window, qtbot, photo, reference):
     qtbot.mouseClick(dialog.job_bar.cancel_button, Qt.MouseButton.LeftButton)
     assert dialog.job_bar.cancel_button.text() == 'Stop'
     result = wait_job(qtbot, job, timeout=60000)
-    qtbot.waitUntil(lambda: dialog.favourite is not None, timeout=30000)
     assert result['stopped'] and 4 <= result['steps_done'] < 6000 and 0 <= result['best_step'] < result['steps_done']
+    # a stopped projection is offered, not forced on the picture
     assert dialog.message_label.text().startswith(f"Stopped after {result['steps_done']} of 6000 steps")
+    assert dialog.keep_button.isVisible() and window.model.state.w is None and not window.model.favourites
+    screenshot(dialog, 'projection_stopped_offer.png')
+    qtbot.mouseClick(dialog.keep_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.favourite is not None, timeout=30000)
+    assert not dialog.keep_button.isVisible()
     assert_result_is_the_picture(window, qtbot, dialog, result, reference, 'projected face.png')
     assert dialog.project_button.isEnabled() and not dialog.job_bar.isVisible()
     screenshot(dialog, 'projection_stopped.png')
+
+
+def test_a_second_photo_starts_clean_and_the_steps_show_both_stages(window, qtbot, photo, tmp_path):
+    dialog = open_dialog(window, qtbot, photo)
+    assert dialog.stages_label.text() == 'W: 1000 steps'
+    dialog.space_combo.setCurrentIndex(1)
+    assert dialog.stages_label.text() == 'W: 1000 steps, then W+: 500 steps (1500 in all)'
+    qtbot.mouseClick(dialog.skip_button, Qt.MouseButton.LeftButton)
+    dialog.space_combo.setCurrentIndex(0)
+    run_projection(qtbot, dialog, steps=3)
+    assert dialog.result_view.current_array() is not None and dialog.loss_label.text()
+    other = tmp_path / 'other.png'
+    PIL.Image.fromarray(np.full((80, 80, 3), 90, np.uint8)).save(other)
+    assert drop_file(dialog, str(other))  # another person: nothing of the last one stays on screen
+    assert dialog.result_view.current_array() is None and dialog.loss_label.text() == ''
+    assert dialog.result_caption.text() == '' and dialog.result is None and dialog.target is None
 
 
 def test_the_projected_noise_maps_belong_to_the_latent(window, qtbot, photo, reference, tmp_path):
@@ -240,7 +263,7 @@ def test_the_projected_noise_maps_belong_to_the_latent(window, qtbot, photo, ref
     settle(window, qtbot)
     shown = window.image_view.current_array()
 
-    # edits on top: a direction, a noise strength, psi (which an explicit w ignores), a seed's coarse rows
+    # edits on top: a direction, a noise strength, psi (which pulls the w toward the average), a seed's coarse rows
     model.update(directions=DirectionSet(np.eye(16)[:1], [2.0], [0], [8], ['d'], {}), alphas=(1.0,))
     window.noise_panel.set_strength('b32.conv1', 2.0)
     model.update(psi=0.5)
@@ -404,7 +427,7 @@ def test_a_nan_loss_previews_the_start_image_and_the_dialog_takes_any_preview(ne
     assert len(ctx.partials) == 3 and result['best_step'] == -1
     for preview in ctx.partials:
         np.testing.assert_array_equal(preview['image'], result['image'])  # the start image
-    dialog = ProjectionDialog(EditorModel(), client=None)
+    dialog = ProjectionDialog(EditorModel(), client=None, files=None)
     qtbot.addWidget(dialog)
     dialog._preview(ctx.partials[-1])
     np.testing.assert_array_equal(dialog.result_view.current_array(), result['image'])
@@ -434,3 +457,112 @@ def test_load_ws_keeps_the_w_when_the_noise_file_beside_it_is_damaged(net_path, 
     loaded = jobs.load_ws(ctx, str(w_path))
     assert loaded['noise'] is None
     assert "the noise map of layer 'b4.conv1' is not an array of numbers" in loaded['notes'][0]
+
+
+def test_pti_opens_the_tuned_network_which_every_slider_edits_and_back_to_source(window, qtbot, photo, reference,
+                                                                                 tmp_path):
+    """PTI in the dialog: the tuned network is written to the tuned folder and opened, the pivot w is
+    the picture and a favourite on it, directions and mixing edit it, a session names it, and Back to
+    source model returns to the source with the picture kept."""
+    source = dict(window.network_info)
+    window.model.update(directions=DirectionSet(np.eye(16)[:1], [2.0], [0], [8], ['d'], {}), alphas=(0.0,))
+    dialog = open_dialog(window, qtbot, photo)
+    qtbot.mouseClick(dialog.skip_button, Qt.MouseButton.LeftButton)
+    dialog.space_combo.setCurrentIndex(2)
+    assert dialog.space_combo.currentData() == 'pti'
+    dialog.pti_steps = 4
+    dialog.steps_spin.setValue(6)
+    assert dialog.stages_label.text() == 'W: 6 steps, then PTI: 4 steps (10 in all)'
+    result = run_projection(qtbot, dialog, steps=6)
+    assert result['space'] == 'pti' and result['steps_done'] == 10 and not result['stopped']
+    tuned = result['tuned']
+    assert os.path.dirname(tuned['path']) == str(tmp_path / 'tuned') and os.path.isfile(tuned['path'])
+    assert os.path.basename(tuned['path']) == f"face-pti-{source['fingerprint'][:8]}.safetensors"
+    assert result['noise'] is None  # the tuned network draws the pivot with its own const noise
+
+    # the explorer now shows the tuned network, with the pivot as the picture and a favourite
+    info = window.network_info
+    assert info['fingerprint'] == tuned['fingerprint'] and info['tuned_from'] == source['fingerprint']
+    assert info['source_network'] == source['source'] and info['source'] == tuned['path']
+    assert window.back_button.isVisible() and window.actions['back_to_source'].isEnabled()
+    assert 'tuned to a photo' in window.model_label.text()
+    state = window.model.state
+    np.testing.assert_array_equal(state.w.array, result['ws'])
+    assert state.noise_maps is None and state.directions is not None  # the sliders carried over
+    assert dialog.favourite is window.model.favourites[-1] and dialog.favourite.name == 'projected face.png'
+    assert dialog.message_label.text().startswith('Done: 10 steps') and 'Back to source model' in \
+        dialog.message_label.text()
+    tuned_reference = Renderer(model_io.open_network(tuned['path']).G)
+    settle(window, qtbot)
+    shown = window.image_view.current_array()
+    np.testing.assert_array_equal(shown, result['image'])  # the tuned network's picture of the pivot
+    assert_shows(window, tuned_reference)
+    screenshot(dialog, 'projection_pti_done.png')
+    screenshot(window, 'projection_pti_main.png')
+
+    # every slider and a mixing seed edit it, drawn by the tuned network
+    window.directions_panel.rows[0].slider.setValue(1.5)
+    settle(window, qtbot)
+    assert_shows(window, tuned_reference)
+    assert np.abs(window.image_view.current_array().astype(int) - shown).max() > 8
+    before = window.image_view.current_array()
+    window.model.update(mixing=(MixSource('seed 11', Latent(seed=11), rows=(0, 1, 2, 3)),))
+    settle(window, qtbot)
+    assert_shows(window, tuned_reference)
+    assert np.abs(window.image_view.current_array().astype(int) - before).max() > 8  # the coarse rows moved it
+
+    # the session names the tuned network and where it came from
+    session = window.model.session_dict()
+    assert session['model']['source'] == tuned['path'] and session['model']['fingerprint'] == tuned['fingerprint']
+    assert session['model']['tuned_from'] == source['fingerprint']
+    assert session['model']['source_network'] == source['source']
+
+    # one click back to the source: the picture and sliders stay, drawn by the source network
+    qtbot.mouseClick(window.back_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.network_info['fingerprint'] == source['fingerprint'], timeout=30000)
+    settle(window, qtbot)
+    assert not window.back_button.isVisible() and not window.actions['back_to_source'].isEnabled()
+    np.testing.assert_array_equal(window.model.state.w.array, result['ws'])
+    assert window.model.state.alphas == (1.5,) and window.model.favourites[-1].name == 'projected face.png'
+    assert_shows(window, reference)
+    screenshot(window, 'projection_pti_back_to_source.png')
+
+
+def test_a_stopped_pti_offers_its_tuned_network_and_discard_removes_it(window, qtbot, photo, tmp_path):
+    dialog = open_dialog(window, qtbot, photo)
+    qtbot.mouseClick(dialog.skip_button, Qt.MouseButton.LeftButton)
+    dialog.space_combo.setCurrentIndex(2)
+    dialog.pti_steps = 100000
+    dialog.steps_spin.setValue(3)
+    qtbot.mouseClick(dialog.project_button, Qt.MouseButton.LeftButton)
+    job = dialog.job
+    qtbot.waitUntil(lambda: job.last_progress[0] >= 5, timeout=60000)  # into the tuning
+    qtbot.mouseClick(dialog.job_bar.cancel_button, Qt.MouseButton.LeftButton)
+    result = wait_job(qtbot, job, timeout=60000)
+    assert result['stopped'] and result['tuned'] and os.path.isfile(result['tuned']['path'])
+    assert 'and its tuned network' in dialog.message_label.text() and dialog.discard_button.isVisible()
+    qtbot.mouseClick(dialog.discard_button, Qt.MouseButton.LeftButton)
+    assert not os.path.exists(result['tuned']['path']) and window.model.state.w is None
+    assert window.network_info.get('tuned_from') is None  # the source stays open
+
+
+def test_detect_points_fills_the_four_landmarks_which_stay_correctable(window, qtbot, photo, monkeypatch):
+    """With the optional detector (faked: its models are not installed here) Detect points places
+    the four points at once; a right click still takes the last one back."""
+    from core import landmarks
+    from tests.test_projection import _FakeFaceMesh
+    monkeypatch.setattr(landmarks, '_face_mesh', lambda: _FakeFaceMesh)
+    _FakeFaceMesh.face = True
+    dialog = open_dialog(window, qtbot, photo)
+    dialog.detect_button.setVisible(True)  # the dialog was built before the fake went in: shown as with the extra
+    qtbot.mouseClick(dialog.detect_button, Qt.MouseButton.LeftButton)
+    np.testing.assert_allclose(dialog.points, [[52.3, 55.5], [122.7, 55.5], [61.1, 104.5], [113.9, 104.5]],
+                               atol=0.01)  # 176 x 140 photo: (0.3, 0.4), (0.7, 0.4), (0.35, 0.75), (0.65, 0.75)
+    assert dialog.target is not None and dialog.project_button.isEnabled()
+    screenshot(dialog, 'projection_detected.png')
+    click_photo(qtbot, dialog, 10, 10, Qt.MouseButton.RightButton)
+    assert len(dialog.points) == 3 and dialog.target is None
+    _FakeFaceMesh.face = False
+    assert not dialog.detect_landmarks() and 'No face was found' in dialog.message_label.text()
+    monkeypatch.setattr(landmarks, '_face_mesh', lambda: None)
+    assert not dialog.detect_landmarks() and "pip install 'stylescope[landmarks]'" in dialog.message_label.text()

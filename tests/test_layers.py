@@ -27,12 +27,12 @@ def test_import_contracts_are_kept():
 
 @pytest.mark.parametrize('module', ['explorer.state', 'explorer.edit_state', 'explorer.drag_preview',
                                     'explorer.latent_text', 'explorer.platform_check', 'core.request',
-                                    'core.session_file', 'core.direction_set', 'core.label_file'])
+                                    'core.session_file', 'core.direction_set', 'core.label_file', 'core.quiz'])
 def test_the_editing_model_loads_neither_torch_nor_qt(module):
     assert _loaded_by(f'import {module}') == '[]'
 
 
-@pytest.mark.parametrize('argv', [[], ['generate'], ['directions', 'pca'], ['train'], ['video']])
+@pytest.mark.parametrize('argv', [[], ['generate'], ['directions', 'pca'], ['train'], ['video'], ['quiz']])
 def test_the_command_line_help_loads_neither_torch_nor_qt(argv):
     code = f'import main\ntry:\n    main.main({argv + ["--help"]!r})\nexcept SystemExit:\n    pass'
     assert _loaded_by(code) == '[]'

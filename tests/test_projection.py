@@ -432,3 +432,93 @@ def test_a_real_ctrl_c_writes_valid_outputs(net_file, photo, tmp_path):
         assert meta['steps_done'] - 1 <= frames <= meta['steps_done']
     else:
         assert 'proj.mp4 was not written' in stderr
+
+
+def test_w_and_w_plus_projection_run_on_a_stylegan3_generator():
+    """StyleGAN3 has no noise inputs: nothing but w (or w+) is optimised, and the result's image is
+    its ws drawn by the network."""
+    from tests.test_stylegan3 import make_G
+    G = make_G('T').requires_grad_(False)
+    torch.manual_seed(5)
+    target = render_ws(G, G.mapping(torch.randn([1, G.z_dim]), None))[0]
+    stats = projection.w_stats(G, samples=300)
+    start = psnr(render_ws(G, stats[0].repeat(1, G.num_ws, 1))[0], target)
+    for space in ('w', 'w+'):
+        res = Projector(G, target, stats=stats, options=ProjectionOptions(num_steps=8, space=space, w_plus_steps=4)).run()
+        assert res.noise == {} and res.steps_done == (8 if space == 'w' else 12)
+        assert res.ws.shape == (1, G.num_ws, G.w_dim) and np.isfinite(res.ws).all()
+        np.testing.assert_array_equal(render_ws(G, torch.from_numpy(res.ws))[0], res.image)
+        assert psnr(res.image, target) > start, space
+
+
+# --- automatic landmarks (the optional MediaPipe extra, faked here: its models are not installed) ---
+
+class _FakeFaceMesh:
+    """mediapipe.python.solutions.face_mesh as core.landmarks uses it: 468 landmarks in [0, 1] image
+    units; the photo-left eye's contour points at (0.3, 0.4), the photo-right eye's at (0.7, 0.4),
+    the lip corners 61 / 291 at (0.35, 0.75) / (0.65, 0.75). `face=False`: no face found."""
+    face = True
+    seen = []
+
+    class FaceMesh:
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def process(self, array):
+            from types import SimpleNamespace
+            from core import landmarks
+            _FakeFaceMesh.seen.append(array.shape)
+            if not _FakeFaceMesh.face:
+                return SimpleNamespace(multi_face_landmarks=None)
+            marks = [SimpleNamespace(x=0.5, y=0.5) for _ in range(468)]
+            for i in landmarks.PHOTO_LEFT_EYE:
+                marks[i] = SimpleNamespace(x=0.3, y=0.4)
+            for i in landmarks.PHOTO_RIGHT_EYE:
+                marks[i] = SimpleNamespace(x=0.7, y=0.4)
+            marks[landmarks.PHOTO_LEFT_MOUTH] = SimpleNamespace(x=0.35, y=0.75)
+            marks[landmarks.PHOTO_RIGHT_MOUTH] = SimpleNamespace(x=0.65, y=0.75)
+            return SimpleNamespace(multi_face_landmarks=[SimpleNamespace(landmark=marks)])
+
+
+@pytest.fixture
+def fake_detector(monkeypatch):
+    from core import landmarks
+    _FakeFaceMesh.face, _FakeFaceMesh.seen = True, []
+    monkeypatch.setattr(landmarks, '_face_mesh', lambda: _FakeFaceMesh)
+    return _FakeFaceMesh
+
+
+def test_detected_landmarks_are_in_core_align_order_and_photo_pixels(fake_detector):
+    from core import landmarks
+    photo = PIL.Image.new('RGB', (200, 100), (90, 80, 70))
+    points = landmarks.detect(photo)
+    np.testing.assert_allclose(points, [[59.5, 39.5], [139.5, 39.5], [69.5, 74.5], [129.5, 74.5]])
+    big = PIL.Image.new('RGB', (4000, 2000))  # shrunk to 1024 for the detector, points back in full pixels
+    np.testing.assert_allclose(landmarks.detect(big), [[1200, 800], [2800, 800], [1400, 1500], [2600, 1500]],
+                               atol=2.5)
+    assert fake_detector.seen[-1] == (512, 1024, 3)
+    fake_detector.face = False
+    assert landmarks.detect(photo) is None
+
+
+def test_landmarks_auto_in_the_project_command(net_file, photo, tmp_path, fake_detector, monkeypatch, capsys):
+    from core import landmarks
+    out = tmp_path / 'out'
+    assert _project(net_file, photo, out, '--landmarks', 'auto') == 0
+    meta = json.loads((out / 'projection.json').read_text())
+    assert meta['alignment']['alignment'] == 'ffhq-landmarks'
+    np.testing.assert_allclose(meta['alignment']['landmarks'], [[13.9, 15.5], [33.1, 15.5], [16.3, 29.5],
+                                                                [30.7, 29.5]], atol=0.01)
+    fake_detector.face = False
+    assert _project(net_file, photo, out, '--landmarks', 'auto') == 2
+    assert f"no face was found in '{photo}'" in capsys.readouterr().err
+    monkeypatch.setattr(landmarks, '_face_mesh', lambda: None)  # the extra not installed
+    assert _project(net_file, photo, out, '--landmarks', 'auto') == 2
+    err = capsys.readouterr().err
+    assert "automatic landmarks need the optional MediaPipe detector: pip install 'stylescope[landmarks]'" in err

@@ -9,7 +9,8 @@ import torch
 from core.errors import StylescopeError
 from core.images import to_uint8
 from core.frozen import FrozenArray
-from core.latent import add_offsets, as_ws, catmull_rom, lerp, load_ws_file, mix_ws, slerp, truncate
+from core.interpolate import catmull_rom, lerp, slerp
+from core.latent import add_offsets, as_ws, load_ws_file, mix_ws, truncate
 from core.noise import noise_layers
 from core.noise_spec import NoiseMaps, NoiseSpec, layer_resolution
 from core.render import _LRU, Renderer, synthesize
@@ -499,8 +500,26 @@ def test_ws_follow_the_edit_order(G):
     assert torch.equal(mix_ws(base, [(other, (0, 1))])[:, 2:], base[:, 2:])
     assert torch.equal(add_offsets(base, [Offset(v, 0.0, 0, 10)]), base)
     saved = np.random.RandomState(1).randn(1, G.w_dim).astype(np.float32)  # a single w: every row
-    ws = renderer.ws_for_request(RenderRequest(w=saved, psi=0.1))
-    assert torch.equal(ws, torch.from_numpy(saved).repeat(G.num_ws, 1)[None])  # explicit w: no truncation
+    rows = torch.from_numpy(saved).repeat(G.num_ws, 1)[None]
+    assert torch.equal(renderer.ws_for_request(RenderRequest(w=saved)), rows)  # psi 1: as saved
+    ws = renderer.ws_for_request(RenderRequest(w=saved, psi=0.1, cutoff=4))  # a loaded w is truncated too
+    assert torch.equal(ws, truncate(rows, G.mapping.w_avg, 0.1, 4)) and torch.equal(ws[:, 4:], rows[:, 4:])
+    mixed = renderer.ws_for_request(RenderRequest(seed=3, psi=0.5, mixing=((Latent(w=saved), (0, 1)),)))
+    assert torch.equal(mixed[:, :2], rows[:, :2])  # a mixing source's w (a favourite's) is what it shows
+
+
+def test_walking_between_seeds_slerps_their_z(G):
+    from core.interpolate import slerp
+    renderer = Renderer(G)
+    z = slerp(z_from_seed(3, G.z_dim), z_from_seed(4, G.z_dim), 0.25)
+    walked = renderer.ws_for_request(RenderRequest(seed=3, seed_frac=0.25, psi=0.7))
+    torch.testing.assert_close(walked, G.mapping(torch.from_numpy(z).float(), None, truncation_psi=0.7),
+                               rtol=0, atol=1e-6)
+    assert RenderRequest(seed=3, seed_frac=0.25) != RenderRequest(seed=3)
+    assert torch.equal(renderer.ws_for_request(RenderRequest(seed=3, seed_frac=0.0)),
+                       renderer.ws_for_request(RenderRequest(seed=3)))
+    with pytest.raises(StylescopeError, match='next seed'):
+        RenderRequest(seed=3, seed_frac=1.0)
 
 
 def test_bad_latent_input_is_a_clear_error(G, tmp_path):

@@ -12,7 +12,7 @@ from core.session_file import read_session
 from explorer.drag_preview import Gesture
 from explorer.edit_state import EditState, MixSource
 from explorer.latent_text import latent_from_text, latent_to_text
-from explorer.state import EditorModel
+from explorer.state import DEFAULT_PSI, EditorModel
 
 NUM_WS, W_DIM = 10, 16
 INFO = dict(num_ws=NUM_WS, w_dim=W_DIM, c_dim=0, fingerprint='aaaa', source='tiny.safetensors')
@@ -85,7 +85,7 @@ def test_undo_redo_and_drag_coalescing():
     model.undo()
     assert model.state.psi == 0.7
     model.undo()
-    assert model.state.psi == 1.0 and model.state.seed == 2
+    assert model.state.psi == DEFAULT_PSI and model.state.seed == 2
     model.undo()
     assert model.state.seed == 1
     model.redo()
@@ -108,7 +108,7 @@ def test_dragging_ends_the_gesture():
     model.undo()
     assert model.state.psi == 0.4
     model.undo()
-    assert model.state.psi == 1.0
+    assert model.state.psi == DEFAULT_PSI
 
 
 def test_new_network_starts_afresh_and_fits_the_state():
@@ -144,7 +144,7 @@ def test_session_round_trip(tmp_path):
     assert fav.name == 'nice' and fav.thumbnail.dtype == np.uint8 and fav.thumbnail.shape == (8, 8, 3)
     np.testing.assert_array_equal(fav.ws, w)
     other.undo()  # loading a session is one undoable step
-    assert other.state.request() == EditState().request()
+    assert other.state.request() == EditState(psi=DEFAULT_PSI).request()
     json.loads(path.read_text())  # plain JSON
 
 
@@ -165,7 +165,7 @@ def test_bad_session_files_are_refused(tmp_path):
     with pytest.raises(StylescopeError, match='not a Stylescope session'):
         read_session(bad)
     bad.write_text('not json')
-    with pytest.raises(StylescopeError, match='not a readable session'):
+    with pytest.raises(StylescopeError, match="bad.json' is not valid JSON"):
         read_session(bad)
     with pytest.raises(StylescopeError, match='does not exist'):
         read_session(tmp_path / 'missing.json')
@@ -175,7 +175,9 @@ def test_bad_session_files_are_refused(tmp_path):
 
 def test_latent_text_round_trip():
     state = EditState(seed=42)
-    assert latent_from_text(latent_to_text(state), NUM_WS, W_DIM) == dict(seed=42, w=None, w_label='')
+    assert latent_from_text(latent_to_text(state), NUM_WS, W_DIM) == dict(seed=42, seed_frac=0.0, w=None, w_label='')
+    between = latent_from_text(latent_to_text(state.replace(seed_frac=0.25)), NUM_WS, W_DIM)
+    assert (between['seed'], between['seed_frac']) == (42, 0.25)
     assert latent_from_text('7', NUM_WS, W_DIM)['seed'] == 7
     ws = np.random.RandomState(1).randn(NUM_WS, W_DIM).astype(np.float32)
     changes = latent_from_text(latent_to_text(state, ws=ws), NUM_WS, W_DIM)
@@ -183,7 +185,7 @@ def test_latent_text_round_trip():
     one = latent_from_text(json.dumps(list(range(W_DIM))), NUM_WS, W_DIM)['w']
     assert one.shape == (NUM_WS, W_DIM) and one[3, 5] == 5
     assert latent_from_text('{"seed": 3, "class": 2}', NUM_WS, W_DIM)['class_idx'] == 2
-    for text in ('hello', '[1, 2]', 'true', '{"w": "!!"}'):
+    for text in ('hello', '[1, 2]', 'true', '{"w": "!!"}', '{"seed": 3, "toward_next": 1.5}'):
         with pytest.raises(StylescopeError):
             latent_from_text(text, NUM_WS, W_DIM)
 
@@ -333,7 +335,7 @@ def test_each_change_emits_only_its_fields_events():
     model.set_state(model.state.with_alpha(1, 0.75), Gesture('alpha', 1))  # still edited: no 'edited'
     assert fired == ['state', 'alphas', 'history']
     fired.clear()
-    model.update(psi=0.7, cutoff=4)
+    model.update(psi=0.5, cutoff=4)
     assert fired == ['state', 'psi', 'cutoff', 'history']
     fired.clear()
     model.update(seed=3)

@@ -13,18 +13,19 @@ letterbox the height with black bars: for wide pictures such as cars).
 """
 import json
 import os
+import sys
 import zipfile
 
 import PIL.Image
 import PIL.ImageOps
 
 from core.atomic import atomic_path
+from core.bounded_read import parse_json, read_json_file, read_member
 from core.errors import StylescopeError
+from core.image_dataset import IMAGE_EXTENSIONS, read_dataset_json
+from core.image_files import open_image
 
 TRANSFORMS = ('center-crop', 'center-crop-wide')
-# What the training dataset reader (train/dataset.py) and this tool read; no torch here, so the
-# command line can name them without loading it.
-IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff', '.gif', '.ppm', '.pgm')
 
 
 def _list_source(source):
@@ -37,9 +38,11 @@ def _list_source(source):
 
         def opener(name):
             return open(os.path.join(source, name), 'rb')
+        archive_or_none = None
     elif zipfile.is_zipfile(source):
         archive = zipfile.ZipFile(source)
         names = archive.namelist()
+        archive_or_none = archive
 
         def opener(name):
             return archive.open(name)
@@ -48,12 +51,14 @@ def _list_source(source):
                               f'a zip of them.')
     labels = None
     if 'dataset.json' in names:
+        where = os.path.join(source, 'dataset.json') if archive_or_none is None else f'{source}:dataset.json'
         try:
-            with opener('dataset.json') as f:
-                raw = json.load(f).get('labels')
+            raw = read_dataset_json(where, os.path.join(source, 'dataset.json'), archive_or_none)
             labels = {str(k).replace('\\', '/'): v for k, v in raw} if raw else None
-        except (ValueError, AttributeError, TypeError, UnicodeDecodeError):
-            print(f'warning: {source}: dataset.json is not {{"labels": [[file, label], ...]}}; labels are dropped')
+        except StylescopeError as e:
+            print(f'warning: {e}; labels are dropped', file=sys.stderr)
+        except (ValueError, AttributeError, TypeError):
+            print(f'warning: {where} is not {{"labels": [[file, label], ...]}}; labels are dropped', file=sys.stderr)
     images = sorted(n for n in names if n.lower().endswith(IMAGE_EXTENSIONS))
     return images, opener, labels
 
@@ -97,7 +102,7 @@ def prepare(source, dest, resolution, transform=None, max_images=None, progress=
                         break
                     try:
                         with opener(name) as f:
-                            img = PIL.Image.open(f)
+                            img = open_image(f, name)  # a decompression bomb is skipped like any unreadable file
                             img = PIL.ImageOps.exif_transpose(img)
                             img = img.convert('RGB')
                     except Exception:  # any decoder failure: count it and go on
@@ -113,7 +118,8 @@ def prepare(source, dest, resolution, transform=None, max_images=None, progress=
                     written += 1
                     bar.update(1)
                 if labels is not None and any(label is None for _, label in out_labels):
-                    print('warning: some images have no label in the source dataset.json; labels are dropped')
+                    print('warning: some images have no label in the source dataset.json; labels are dropped',
+                          file=sys.stderr)
                 has_labels = labels is not None and written and all(label is not None for _, label in out_labels)
                 out.writestr('dataset.json', json.dumps({'labels': out_labels if has_labels else None}))
             if written == 0:

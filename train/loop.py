@@ -7,7 +7,8 @@ ticks it writes a sample grid, a snapshot and the metrics asked for. Under torch
 trains on batch / world images per step and gradients are averaged (train/distributed.py);
 rank 0 alone writes. Resuming from a snapshot restores everything the next step depends on
 (weights, optimisers, counters, data position, ADA and path-length state, RNG states), so on
-CPU a resumed run ends with exactly the weights of an uninterrupted one.
+CPU a resumed run ends with exactly the weights of an uninterrupted one (at the same
+cfg.precision: a run may be continued in another one, see train/presets.py).
 """
 from __future__ import annotations
 
@@ -192,7 +193,10 @@ def _train(cfg, run_dir, resume, progress, d, cancel):
                               interval=cfg.ada_interval, ada_kimg=ada_kimg)
     loss = StyleGAN2Loss(G, D, augment_pipe=augment_pipe, ada=ada, style_mixing_prob=cfg.style_mixing,
                          r1_gamma=cfg.gamma, pl_batch_shrink=cfg.pl_batch_shrink, pl_decay=cfg.pl_decay,
-                         pl_weight=cfg.pl_weight)
+                         pl_weight=cfg.pl_weight, precision=network_precision(cfg.precision))
+    if writer and cfg.precision == 'bf16':
+        print('precision: bf16 (G from 32x32 up and D, forward and backward; float32 weights, optimiser state and '
+              'snapshots)')
 
     # ------------------------------------------------------------------------------------------
     # 4. Optimisers and phases: lazy regularisation scales lr and betas by r / (r + 1)
@@ -368,6 +372,11 @@ def _train(cfg, run_dir, resume, progress, d, cancel):
 
 # ----------------------------------------------------------------------------------------------
 # Helpers of the loop
+
+def network_precision(precision):
+    """TrainConfig.precision -> the networks' precision call argument (None: the official rule)."""
+    return None if precision == 'auto' else precision
+
 
 def _random_labels(dataset, n, device):
     if dataset.label_dim == 0:

@@ -17,9 +17,17 @@ PHASES = ('Gmain', 'Greg', 'Dmain', 'Dreg')
 
 
 class StyleGAN2Loss:
+    """precision: the networks' call argument for every G and D pass (None: the official fp16
+    blocks on CUDA, float32 on CPU; 'fp32'; 'bf16': see core.networks._block_precision). The
+    weights and their gradients stay float32 whatever it is (each layer casts its weights for the
+    call), and so does the mapping network. reg_precision: the same for the R1 and path-length
+    passes, default precision (bf16 measured close enough: see train/presets.py)."""
+
     def __init__(self, G, D, augment_pipe=None, ada=None, style_mixing_prob=0.9, r1_gamma=10.0, pl_batch_shrink=2,
-                 pl_decay=0.01, pl_weight=2.0):
+                 pl_decay=0.01, pl_weight=2.0, precision=None, reg_precision=None):
         self.G, self.D, self.augment_pipe, self.ada = G, D, augment_pipe, ada
+        self.precision = precision
+        self.reg_precision = precision if reg_precision is None else reg_precision
         self.style_mixing_prob = style_mixing_prob
         self.r1_gamma = r1_gamma
         self.pl_batch_shrink = pl_batch_shrink
@@ -28,7 +36,7 @@ class StyleGAN2Loss:
         device = next(G.parameters()).device
         self.pl_mean = torch.zeros([], device=device)  # running mean of path lengths (saved with the run)
 
-    def run_G(self, z, c):
+    def run_G(self, z, c, precision=None):
         """Mapping (with style mixing: from a random layer on, the ws of a second z) and synthesis."""
         ws = self.G.mapping(z, c)
         if self.style_mixing_prob > 0:
@@ -39,13 +47,13 @@ class StyleGAN2Loss:
             if cutoff < num_ws:
                 ws2 = self.G.mapping(torch.randn_like(z), c, skip_w_avg_update=True)
                 ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
-        img = self.G.synthesis(ws, noise_mode='random')
+        img = self.G.synthesis(ws, noise_mode='random', precision=precision)
         return img, ws
 
-    def run_D(self, img, c):
+    def run_D(self, img, c, precision=None):
         if self.augment_pipe is not None:
             img = self.augment_pipe(img)
-        return self.D(img, c)
+        return self.D(img, c, precision=precision)
 
     def accumulate_gradients(self, phase, real_img, real_c, gen_z, gen_c, gain=1.0):
         """Backward of this phase's loss on one round of the batch; returns {stat: tensor}."""
@@ -53,8 +61,8 @@ class StyleGAN2Loss:
         stats = {}
 
         if phase == 'Gmain':  # G wants D to call its images real: softplus(-D(G(z)))
-            gen_img, _ws = self.run_G(gen_z, gen_c)
-            logits = self.run_D(gen_img, gen_c)
+            gen_img, _ws = self.run_G(gen_z, gen_c, self.precision)
+            logits = self.run_D(gen_img, gen_c, self.precision)
             loss_G = F.softplus(-logits)
             loss_G.mean().mul(gain).backward()
             stats['Loss/scores/fake'] = logits.detach()
@@ -62,7 +70,7 @@ class StyleGAN2Loss:
 
         elif phase == 'Greg' and self.pl_weight > 0:  # path length: |J^T y| should stay constant
             batch = max(1, gen_z.shape[0] // self.pl_batch_shrink)
-            gen_img, ws = self.run_G(gen_z[:batch], gen_c[:batch])
+            gen_img, ws = self.run_G(gen_z[:batch], gen_c[:batch], self.reg_precision)
             H, W = gen_img.shape[2:]
             pl_noise = torch.randn_like(gen_img) / np.sqrt(H * W)
             grads, = torch.autograd.grad(outputs=[(gen_img * pl_noise).sum()], inputs=[ws], create_graph=True)
@@ -77,11 +85,11 @@ class StyleGAN2Loss:
 
         elif phase == 'Dmain':  # D: softplus(D(fake)) + softplus(-D(real))
             with torch.no_grad():
-                gen_img, _ws = self.run_G(gen_z, gen_c)
-            logits_fake = self.run_D(gen_img, gen_c)
+                gen_img, _ws = self.run_G(gen_z, gen_c, self.precision)
+            logits_fake = self.run_D(gen_img, gen_c, self.precision)
             loss_fake = F.softplus(logits_fake)
             loss_fake.mean().mul(gain).backward()
-            logits_real = self.run_D(real_img.detach(), real_c)
+            logits_real = self.run_D(real_img.detach(), real_c, self.precision)
             loss_real = F.softplus(-logits_real)
             loss_real.mean().mul(gain).backward()
             if self.ada is not None:
@@ -93,7 +101,7 @@ class StyleGAN2Loss:
 
         elif phase == 'Dreg' and self.r1_gamma > 0:  # R1: gamma/2 |grad_x D(aug(x))|^2 on real images
             real = real_img.detach().requires_grad_(True)
-            logits_real = self.run_D(real, real_c)
+            logits_real = self.run_D(real, real_c, self.reg_precision)
             r1_grads, = torch.autograd.grad(outputs=[logits_real.sum()], inputs=[real], create_graph=True)
             r1_penalty = r1_grads.square().sum(dim=[1, 2, 3])
             loss_r1 = r1_penalty * (self.r1_gamma / 2)

@@ -28,7 +28,8 @@ import torch.nn.functional as F
 
 from core.errors import StylescopeError
 
-_NAME_RE = re.compile(r'^(px)?(fid|kid)(\d+)(k?)(_full)?$')
+_NAME_RE = re.compile(r'^(px)?(fid|kid)(\d{1,9})(k?)(_full)?$')
+MAX_GENERATED = 1_000_000  # 20 times the official fid50k; the features of each are kept in memory
 PIXEL_SIZE = 16
 INCEPTION_HINT = ('download inception-2015-12-05.pt (the file NVIDIA\'s metrics use) yourself and pass '
                   '--inception PATH, or use the offline pxfid/pxkid metrics')
@@ -41,6 +42,9 @@ def parse_metric(name):
         raise StylescopeError(f"unknown metric '{name}': use names like fid50k_full, kid50k_full (need --inception) "
                               f'or pxfid5k_full, pxkid5k (offline)')
     num = int(m.group(3)) * (1000 if m.group(4) else 1)
+    if num > MAX_GENERATED:
+        raise StylescopeError(f"metric '{name.strip()}' asks for {num:,} generated images, more than the "
+                              f'{MAX_GENERATED:,} Stylescope computes: use fewer, such as fid50k_full')
     return dict(name=name.strip(), pixel=bool(m.group(1)), kind=m.group(2), num_gen=num, full=bool(m.group(5)))
 
 

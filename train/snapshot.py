@@ -20,9 +20,10 @@ import re
 import safetensors
 import torch
 
-from core.atomic import atomic_path
+from core.atomic import atomic_path, atomic_write
 from core.errors import StylescopeError
 from core.model_io import save_network
+from core.safe_pickle import check_loaded
 
 NETWORK_NAME = 'network-snapshot-{:06d}.safetensors'
 STATE_NAME = 'training-state-{:06d}.pt'
@@ -36,8 +37,7 @@ def save_snapshot(run_dir, cur_nimg, G, D, G_ema, state, augment_p, training_set
     number = cur_nimg // 1000
     state = dict(state, format=STATE_FORMAT, version=1, cur_nimg=cur_nimg)
     state_path = os.path.join(run_dir, STATE_NAME.format(number))
-    with atomic_path(state_path + '.new') as tmp:
-        torch.save(state, tmp)
+    atomic_write(state_path + '.new', lambda f: torch.save(state, f))  # a file object: open() errors are OSErrors
     net_path = os.path.join(run_dir, NETWORK_NAME.format(number))
     save_network(net_path, G_ema, D=D, G=G, extra_meta=dict(
         augment_p=augment_p, training_set_kwargs=training_set_kwargs, kimg=cur_nimg / 1000, cur_nimg=cur_nimg))
@@ -56,11 +56,13 @@ def network_nimg(path):
 def load_state(path):
     """The training-state dict, loaded without unpickling code (torch weights_only)."""
     try:
-        state = torch.load(path, map_location='cpu', weights_only=True)
+        state = check_loaded(torch.load(path, map_location='cpu', weights_only=True), path)
+    except StylescopeError:
+        raise
     except Exception as e:
         raise StylescopeError(f'{path} cannot be read as a Stylescope training state ({type(e).__name__}); resume '
                               f'from an older snapshot or start a new run.') from None
-    if not isinstance(state, dict) or state.get('format') != STATE_FORMAT:
+    if not isinstance(state, dict) or state.get('format') != STATE_FORMAT or not isinstance(state.get('config'), dict):
         raise StylescopeError(f'{path} is not a Stylescope training state; resume from a run folder or a '
                               f'network-snapshot-*.safetensors written by this trainer.')
     return state
@@ -125,11 +127,12 @@ def new_run_dir(outdir, desc):
     """outdir/NNNNN-desc with the next free number, created."""
     try:
         os.makedirs(outdir, exist_ok=True)
+        used = [int(m.group(1)) for name in os.listdir(outdir) if (m := _RUN_RE.match(name))]
+        run_dir = os.path.join(outdir, f'{max(used, default=-1) + 1:05d}-{desc}')
+        os.makedirs(run_dir)
     except OSError as e:
-        raise StylescopeError(f'cannot create --outdir {outdir} ({e.strerror}); choose another folder.') from None
-    used = [int(m.group(1)) for name in os.listdir(outdir) if (m := _RUN_RE.match(name))]
-    run_dir = os.path.join(outdir, f'{max(used, default=-1) + 1:05d}-{desc}')
-    os.makedirs(run_dir)
+        raise StylescopeError(f'cannot create a run folder in --outdir {outdir} ({e.strerror or e}); choose another '
+                              'folder.') from None
     return run_dir
 
 

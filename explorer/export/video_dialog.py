@@ -4,19 +4,21 @@ background with progress and cancel; mp4, gif or a folder of png frames (by the 
 import os
 
 from PyQt6.QtCore import QSize, Qt
-from PyQt6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout,
+from PyQt6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFormLayout,
                              QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QRadioButton,
                              QSpinBox, QVBoxLayout)
 
 from core.request import Latent
+from explorer.file_dialogs import model_stem
 from explorer.widgets import JobBar, button_row, icon_from_array, message, push_button
 
 VIDEO_FILTER = 'MP4 video (*.mp4);;Animated GIF (*.gif);;Folder of PNG frames (*)'
 
 
 class VideoDialog(QDialog):
-    def __init__(self, model, client, parent=None):
+    def __init__(self, model, client, files, parent=None):
         super().__init__(parent)
+        self.files = files
         self.setWindowTitle('Export video')
         self.model = model
         self.client = client
@@ -83,7 +85,7 @@ class VideoDialog(QDialog):
         self.quality_spin.setRange(1, 10)
         self.quality_spin.setValue(8)
         self.quality_spin.setToolTip('mp4 quality: 1 = smallest file, 10 = best')
-        self.path_edit = QLineEdit(os.path.abspath('stylescope.mp4'))
+        self.path_edit = QLineEdit(os.path.join(files.folder('video'), f'{model_stem(info)}-video.mp4'))
         self.browse_button = push_button('Browse...', self.browse)
         path_row = QHBoxLayout()
         path_row.addWidget(self.path_edit, 1)
@@ -117,6 +119,7 @@ class VideoDialog(QDialog):
         (self.keyframes_radio if has_favs or directions is None else self.sweep_radio).setChecked(True)
         self.sweep_radio.setEnabled(directions is not None)
         self._mode_changed()
+        self._restore_settings()
         self.resize(460, 600)
 
     def _mode_changed(self):
@@ -125,9 +128,40 @@ class VideoDialog(QDialog):
         self.sweep_box.setEnabled(not keyframes)
 
     def browse(self):
-        path, _ = QFileDialog.getSaveFileName(self, 'Export video', self.path_edit.text(), VIDEO_FILTER)
+        name = os.path.basename(self.path_edit.text())
+        path, _ = self.files.save_file(self, 'video', 'Export video', VIDEO_FILTER, name)
         if path:
             self.path_edit.setText(path)
+
+    # -- settings kept between dialogs (QSettings 'video/...')
+    def _restore_settings(self):
+        s = self.files.settings
+        self.interp_combo.setCurrentText(s.value('video/interp', self.interp_combo.currentText(), type=str))
+        self.loop_box.setChecked(s.value('video/loop', self.loop_box.isChecked(), type=bool))
+        self.amount_spin.setValue(s.value('video/amount', self.amount_spin.value(), type=float))
+        self.fps_spin.setValue(s.value('video/fps', self.fps_spin.value(), type=int))
+        self.duration_spin.setValue(s.value('video/duration', self.duration_spin.value(), type=float))
+        self.quality_spin.setValue(s.value('video/quality', self.quality_spin.value(), type=int))
+        size = self.size_combo.findData(s.value('video/size', -1, type=int))
+        if size >= 0:
+            self.size_combo.setCurrentIndex(size)
+        suffix = s.value('video/format', '', type=str)  # the container last written: .mp4, .gif or '' (png frames)
+        if suffix in ('.mp4', '.gif', ''):
+            stem = os.path.splitext(self.path_edit.text())[0]
+            self.path_edit.setText(stem + suffix)
+
+    def _store_settings(self):
+        s = self.files.settings
+        s.setValue('video/interp', self.interp_combo.currentText())
+        s.setValue('video/loop', self.loop_box.isChecked())
+        s.setValue('video/amount', self.amount_spin.value())
+        s.setValue('video/fps', self.fps_spin.value())
+        s.setValue('video/duration', self.duration_spin.value())
+        s.setValue('video/quality', self.quality_spin.value())
+        s.setValue('video/size', self.size_combo.currentData())
+        suffix = os.path.splitext(self.path_edit.text())[1].lower()
+        s.setValue('video/format', suffix if suffix in ('.mp4', '.gif') else '')
+        self.files.remember('video', self.path_edit.text())
 
     def keyframes(self):
         return [Latent(w=fav.ws) for i, fav in enumerate(self.model.favourites)
@@ -149,9 +183,10 @@ class VideoDialog(QDialog):
             k = d.index(self.direction_combo.currentText())
             base = state.request()
             params.update(mode='sweep', base=base, noise=base.noise,  # a projected w's noise maps too
-                          sweep=dict(vector=d.vectors[k], scale=float(d.scales[k]), start=int(d.layer_start[k]),
+                          sweep=dict(vector=d.edit_vector(k), scale=float(d.scales[k]), start=int(d.layer_start[k]),
                                      end=int(d.layer_end[k]), amount=float(self.amount_spin.value())))
         self.result_label.setText('')
+        self._store_settings()
         self.job = self.client.submit('video', **params)
         self.job_bar.attach(self.job, 'Rendering video')
         self.job.finished.connect(self._written)
