@@ -16,7 +16,7 @@ import traceback
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 COMMANDS = ('explore', 'generate', 'convert', 'info', 'video', 'directions', 'project', 'train', 'dataset',
-            'metrics', 'quiz')  # each is the module cli.<name>, with add_parser(subparsers, parents) and run(args)
+            'metrics', 'quiz', 'layers')  # each is the module cli.<name>, with add_parser(subparsers, parents) and run(args)
 
 
 def command_module(name):

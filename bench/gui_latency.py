@@ -2,6 +2,7 @@
 
     python bench/gui_latency.py                      # the default model and a 1024 random config-f model
     python bench/gui_latency.py --models default --seconds 5
+    python bench/gui_latency.py --models sg3-256     # a random StyleGAN3-T 256 (FFHQ-U 256's config)
 
 For each model a direction slider is held and moved 60 times a second (as a mouse drag does),
 then released. Printed:
@@ -12,7 +13,9 @@ then released. Printed:
   how long the GUI thread was ever kept from its event loop;
 - frames shown and the render times of full frames and previews;
 - model callbacks per slider tick: how many subscribers of the editing model's events run
-  for one value change (each panel that refreshes is one or more of them).
+  for one value change (each panel that refreshes is one or more of them);
+- the arithmetic of the frames shown during the drag (View > Precision 'auto': bf16 where this
+  CPU is faster at it).
 The window runs as the app does: torch gets every core but one (core.device.set_torch_threads).
 """
 import argparse
@@ -40,6 +43,7 @@ from core.device import set_torch_threads  # noqa: E402
 from core.direction_set import DirectionSet  # noqa: E402
 from core.model_io import save_network  # noqa: E402
 from core.networks import Generator  # noqa: E402
+from core.networks_stylegan3 import Generator as StyleGAN3Generator  # noqa: E402
 
 PROBE_MS = 10
 MOVE_MS = 16  # a mouse drag delivers about 60 moves a second
@@ -51,6 +55,14 @@ def config_f_1024():
         G = Generator(z_dim=512, c_dim=0, w_dim=512, img_resolution=1024, img_channels=3,
                       mapping_kwargs=dict(num_layers=8),
                       synthesis_kwargs=dict(channel_base=32768, channel_max=512, num_fp16_res=4, conv_clamp=256))
+    return G.eval().requires_grad_(False)
+
+
+def stylegan3_t_256():
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        G = StyleGAN3Generator(z_dim=512, c_dim=0, w_dim=512, img_resolution=256, img_channels=3,  # FFHQ-U 256's
+                               mapping_kwargs=dict(num_layers=2), channel_base=16384, channel_max=512)
     return G.eval().requires_grad_(False)
 
 
@@ -227,7 +239,8 @@ def run_model(app, label, path, seconds):
                release=(release_shown - release_time) * 1e3, late_max=max(lateness), late_p95=pct(lateness, 95),
                full_ms=statistics.median(fulls), preview_ms=statistics.median(previews) if previews else float('nan'),
                first_full=full_first, gc_max=max(gc_pauses, default=0.0),
-               callbacks=callbacks.count / max(len(changes), 1), receivers=callbacks.receivers())
+               callbacks=callbacks.count / max(len(changes), 1), receivers=callbacks.receivers(),
+               precision='/'.join(sorted({r.precision for r in drag_frames})) or '-')
     win.close()
     client.stop()
     app.processEvents()
@@ -236,7 +249,7 @@ def run_model(app, label, path, seconds):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--models', default='default,1024', help='comma list of: default, 1024')
+    parser.add_argument('--models', default='default,1024', help='comma list of: default, 1024, sg3-256')
     parser.add_argument('--seconds', type=float, default=4.0, help='length of each drag (default 4)')
     args = parser.parse_args()
     threads = set_torch_threads(reserve=1)
@@ -250,19 +263,24 @@ def main():
                 path = os.path.join(tmp, 'config-f-1024.safetensors')
                 save_network(path, config_f_1024())
                 rows.append(run_model(app, '1024 config-f (random)', path, args.seconds))
+            elif name == 'sg3-256':
+                path = os.path.join(tmp, 'stylegan3-t-256.safetensors')
+                save_network(path, stylegan3_t_256())
+                rows.append(run_model(app, 'StyleGAN3-T 256 (random)', path, args.seconds))
             else:
-                parser.error(f'unknown model {name!r}: use default or 1024')
+                parser.error(f'unknown model {name!r}: use default, 1024 or sg3-256')
     idle_max, idle_p95 = idle_lateness(app)
     print(f'torch threads: {threads}, cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}, '
           f'drag: {args.seconds:g} s at {1000 / MOVE_MS:.0f} moves/s, probe: {PROBE_MS} ms QTimer '
           f'(late with nothing rendering: max {idle_max:.1f} ms, p95 {idle_p95:.1f} ms)')
     head = ('model', 'res', 'frames', 'fps', 'latency med', 'p95', 'release->full', 'probe late max', 'p95',
-            'full ms', 'preview ms', 'gc pause max', 'callbacks per tick')
+            'full ms', 'preview ms', 'gc pause max', 'callbacks per tick', 'drag frames in')
     print(' | '.join(head))
     for r in rows:
         print(f"{r['model']} | {r['resolution']} | {r['frames']} | {r['fps']:.1f} | {r['lat_med']:.0f} ms | "
               f"{r['lat_p95']:.0f} ms | {r['release']:.0f} ms | {r['late_max']:.1f} ms | {r['late_p95']:.1f} ms | "
-              f"{r['full_ms']:.0f} | {r['preview_ms']:.0f} | {r['gc_max']:.1f} ms | {r['callbacks']:.1f}")
+              f"{r['full_ms']:.0f} | {r['preview_ms']:.0f} | {r['gc_max']:.1f} ms | {r['callbacks']:.1f} | "
+              f"{r['precision']}")
     for r in rows:
         print(f"callbacks run during the drag of {r['model']}: {r['receivers']}")
 

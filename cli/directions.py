@@ -7,12 +7,18 @@
   directions import  FILE --network N --out F.npz               (InterfaceGAN / GANSpace / rosinality / projected_w)
   directions show    F.npz --network N --out strip.png [--seeds 0-5] [--steps 7] [--alpha 3]
   directions diff    --network N --from SEED|W.npz --to SEED|W.npz --out F.npz [--rows a-b] [--trunc PSI]
+  directions stylespace --network N --labels L.csv --out F.npz [--top K]   (or --channel b16.conv1:45 ...)
 
 `diff` is latent arithmetic: the direction "A -> B" whose vector is w_B - w_A (per ws row when the
 rows differ, so a W+ difference stays W+) and whose unit is that difference, so
 `generate --seeds A --edit F.npz:0=1` draws B (core.direction_set.difference). A seed is drawn with
 --trunc / --trunc-cutoff as `generate` draws it; a W.npz (a projected_w.npz) is used as it is, as
 `generate --projected-w` draws it.
+
+`stylespace` makes StyleSpace channels (single channels of the styles s = affine(w), Wu et al.
+2021; core/stylespace.py): with --labels the K channels whose s differs most between the seeds
+labelled 1 and 0 (normalised by their spread), each signed so that + moves toward the attribute;
+with --channel the named ones. Each slider unit is that channel's std over --samples mapped samples.
 
 `show` draws, for each direction and each seed, one row of `steps` images from -alpha to
 +alpha slider units (rows: direction 0 seed 0, direction 0 seed 1, ...). On a conditional
@@ -120,6 +126,7 @@ def add_parser(sub, parents=()):
     a.add_argument('--cell', type=options.Number(8, 4096), default=256, metavar='PX',
                    help='shrink images larger than this (default: 256)')
     options.add_noise_mode(a)
+    options.add_precision(a)
 
     a = actions.add_parser('diff', parents=parents, help='"A -> B": the change between two pictures as a direction',
                            description='Latent arithmetic: the direction from picture A to picture B (w_B - w_A, '
@@ -136,6 +143,27 @@ def add_parser(sub, parents=()):
                    help="direction name (default: 'A → B' in words, e.g. 'seed 1 → seed 2')")
     options.add_truncation(a)
     options.add_class(a)
+
+    a = actions.add_parser('stylespace', parents=parents, help='single StyleSpace channels, ranked from labels',
+                           description='StyleSpace channels (one channel of the styles s = affine(w) of one layer) as '
+                                       'directions, in units of their std over samples: the channels most tied to '
+                                       'the attribute of a label file (--labels), or named ones (--channel).')
+    _network_args(a)
+    a.add_argument('--out', required=True, metavar='F.npz', help='direction file to write')
+    a.add_argument('--labels', metavar='CSV', help="'seed,label[,class]' rows, label 0 or 1 (the labelling "
+                                                  "dialog's file): rank the channels by how they tell them apart")
+    a.add_argument('--channel', action='append', default=[], metavar='LAYER:C',
+                   help='a channel to make a slider of, such as b16.conv1:45 (see layers --list); repeatable')
+    a.add_argument('--top', type=options.Number(1, 10_000), default=10, metavar='K',
+                   help='ranked channels kept (default: 10)')
+    a.add_argument('--psi', type=options.PSI, default=1.0,
+                   help='truncation psi the labelled images were drawn with (default: 1)')
+    a.add_argument('--samples', type=options.Number(2, MAX_SAMPLES), default=10_000, metavar='N',
+                   help="mapped samples for each channel's mean and std (default: 10000)")
+    a.add_argument('--seed', type=options.Number(0, MAX_SEED - 1), default=SAMPLE_SEED,
+                   help='sampling seed of those samples (default: 1)')
+    a.add_argument('--include-torgb', action='store_true', help='rank the ToRGB layers\' channels too')
+    a.add_argument('--name', default=None, help='attribute name (default: the label file name)')
     return p
 
 
@@ -293,7 +321,9 @@ def _run_show(args):
     from core.images import make_grid, save_png
     from core.latent import add_offsets, ws_from_seeds
     from core.render import render_ws  # no_grad inside
+    from core.request import style_offsets_from_directions
     from core.seeds import parse_seeds
+    from core.stylespace import style_offset_tensors
     seeds = parse_seeds(args.seeds)
     G = _open_network(args).G
     dset = _select(open_directions(args.directions, G), args.only)
@@ -310,7 +340,10 @@ def _run_show(args):
                 sliders = np.zeros([args.steps, len(dset)])
                 sliders[:, k] = alphas
                 sweep = torch.cat([add_offsets(base[i:i + 1], dset.offsets_for(one)) for one in sliders])
-                for img in render_ws(G, sweep, noise_mode=args.noise_mode):
+                styles = (style_offset_tensors(G, [style_offsets_from_directions(dset, one) for one in sliders],
+                                               batch=len(sliders)) if dset.style_names() else None)
+                for img in render_ws(G, sweep, noise_mode=args.noise_mode, precision=args.precision,
+                                     style_offsets=styles):
                     if cell != G.img_resolution:
                         pil = PIL.Image.fromarray(img[:, :, 0] if img.shape[2] == 1 else img)
                         img = np.asarray(pil.resize((cell, cell), PIL.Image.LANCZOS)).reshape(cell, cell, -1)
@@ -358,7 +391,44 @@ def _run_diff(args):
           f'{float(dset.scales[0]):.4g} (1 turns {label_a} into {label_b})')
 
 
-ACTIONS = dict(pca=_run_pca, sefa=_run_sefa, svm=_run_svm, suggest=_run_suggest, show=_run_show, diff=_run_diff)
+def _run_stylespace(args):
+    from tqdm import tqdm
+
+    from core import stylespace
+    if bool(args.labels) == bool(args.channel):
+        raise StylescopeError('directions stylespace takes --labels (rank the channels by a label file) or --channel '
+                              'LAYER:C (name them), one of the two')
+    if args.labels:
+        from core.label_file import labels_from_csv
+        seeds, labels, classes = labels_from_csv(args.labels)
+    G = _open_network(args).G
+    picks = [stylespace.channel_spec(text, G) for text in args.channel]
+    with tqdm(total=args.samples, unit='w', desc='style statistics') as bar:
+        stats = stylespace.style_statistics(G, args.samples, args.seed, class_idx=args.class_idx,
+                                            progress=lambda done, total: bar.update(done - bar.n))
+    if picks:
+        dset = stylespace.style_channel_directions(G, stats, picks, [args.name] if args.name and len(picks) == 1
+                                                   else None)
+        dset.save(args.out)
+        print(f'wrote {args.out}: {len(dset)} StyleSpace channel{"s" * (len(dset) != 1)} ({", ".join(dset.names)}), '
+              f"unit: each channel's std over {stats.sample_count:,} samples")
+        return
+    if classes is not None and args.class_idx is not None:
+        raise StylescopeError(f"'{args.labels}' names each seed's class, and --class names another: drop --class")
+    from core.directions import seed_classes
+    name = args.name or os.path.splitext(os.path.basename(args.labels))[0]
+    classes = (classes if G.c_dim else None) if classes is not None else seed_classes(G, seeds, args.class_idx)
+    dset, ranking = stylespace.rank_from_seeds(G, seeds, labels, stats, psi=args.psi, classes=classes, k=args.top,
+                                               attribute=name, include_torgb=args.include_torgb)
+    dset.save(args.out)
+    print(f"wrote {args.out}: the {len(dset)} StyleSpace channels most tied to '{name}' of "
+          f'{len(ranking.ranked_):,}, from {len(seeds)} labelled seeds:')
+    for k, (layer, channel, score) in enumerate(ranking.top(args.top)):
+        print(f'  {k + 1:>3}. {stylespace.channel_name(layer, channel):<18} score {score:+.3f}')
+
+
+ACTIONS = dict(pca=_run_pca, sefa=_run_sefa, svm=_run_svm, suggest=_run_suggest, show=_run_show, diff=_run_diff,
+               stylespace=_run_stylespace)
 ACTIONS['import'] = _run_import
 
 

@@ -27,6 +27,7 @@ def add_parser(sub, parents=()):
     p.add_argument('--outdir', default='out', metavar='DIR', help='output folder, created if needed (default: out)')
     p.add_argument('--grid', action='store_true', help='also write all images tiled into grid.png')
     options.add_device(p)
+    options.add_precision(p)
     p.add_argument('--batch', type=options.Number(1, 1024), default=8, metavar='N',
                    help='images per forward pass (default: 8)')
     return p
@@ -44,9 +45,12 @@ def _edit_metadata(args):
 
 
 def _edits(args, G):
-    """The --edit offsets for G (files opened and names checked before anything is written)."""
+    """The --edit offsets for G: (W offsets, StyleSpace offsets as G.synthesis takes them or None);
+    files opened and names checked before anything is written."""
     from core.edits import edit_offsets
-    return edit_offsets(args.edit, G)
+    from core.stylespace import style_offset_tensors
+    offsets, styles = edit_offsets(args.edit, G)
+    return offsets, (style_offset_tensors(G, styles) if styles else None)
 
 
 def _batches(items, size):
@@ -70,7 +74,8 @@ def _run_projected_w(args):
     device = resolve_device(args.device)
     net = open_network_or_default(args.network, device)
     ws = torch.from_numpy(load_ws_file(args.projected_w, net.G.num_ws, net.G.w_dim)).to(device)
-    ws = add_offsets(ws, _edits(args, net.G))  # a projected w is drawn as it is (no truncation), then edited
+    offsets, styles = _edits(args, net.G)
+    ws = add_offsets(ws, offsets)  # a projected w is drawn as it is (no truncation), then edited
     maps, noise_file = None, args.projected_noise
     if noise_file:
         from core.projection import load_noise_maps
@@ -79,7 +84,8 @@ def _run_projected_w(args):
             print('warning: --projected-noise is ignored with --noise-mode none (no noise at all)', file=sys.stderr)
     options.make_outdir(args.outdir, names=[f'proj{idx:02d}.png' for idx in range(len(ws))])
     for idx, w in enumerate(tqdm(ws, unit='img', desc='generate')):
-        img = render_ws(net.G, w.unsqueeze(0), args.noise_mode, maps)[0]
+        img = render_ws(net.G, w.unsqueeze(0), args.noise_mode, maps, precision=args.precision,
+                        style_offsets=styles)[0]
         meta = {'Software': 'Stylescope', 'projected_w': os.path.abspath(args.projected_w), 'index': idx,
                 'noise_mode': args.noise_mode, 'network': net.meta.get('source'),
                 'fingerprint': net.meta.get('fingerprint'), **_edit_metadata(args)}
@@ -113,7 +119,7 @@ def run(args):
         print('warning: --class is ignored: the network is unconditional', file=sys.stderr)
     class_vector(G.c_dim, args.class_idx)  # a missing or bad --class stops here, before any output
     class_idx = args.class_idx if G.c_dim else None
-    edits = _edits(args, G)
+    edits, styles = _edits(args, G)
     if args.grid:  # every image is kept for it
         from core.image_files import check_image_size
         check_image_size(len(seeds), G.img_resolution, G.img_resolution, f'grid.png of {len(seeds):,} images',
@@ -123,7 +129,8 @@ def run(args):
     with tqdm(total=len(seeds), unit='img', desc='generate') as progress:
         for batch in _batches(seeds, args.batch):
             ws = ws_from_seeds(G, batch, class_idx, args.trunc, args.trunc_cutoff)  # as render_seeds draws them
-            images = render_ws(G, add_offsets(ws, edits) if edits else ws, args.noise_mode)
+            images = render_ws(G, add_offsets(ws, edits) if edits else ws, args.noise_mode, precision=args.precision,
+                               style_offsets=styles)
             for seed, img in zip(batch, images):
                 save_png(os.path.join(args.outdir, f'seed{seed:04d}.png'), img, _png_metadata(args, net.meta, seed))
                 if args.grid:

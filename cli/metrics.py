@@ -25,6 +25,7 @@ def add_parser(sub, parents=()):
     p.add_argument('--mirror', action='store_true', default=None, help='include x-flipped reals')
     p.add_argument('--inception', metavar='PATH', help='official Inception TorchScript file (inception-2015-12-05.pt)')
     options.add_device(p)
+    options.add_precision(p, what='generated for the metric')
     return p
 
 
@@ -43,6 +44,7 @@ def run(args):
     from core.device import resolve_device
     from core.errors import StylescopeError
     from core.model_io import open_network
+    from core.precision import resolve_precision
     from train.dataset import ImageDataset
     from train.metrics import compute_metric, parse_metric, parse_metric_list
 
@@ -78,7 +80,8 @@ def run(args):
     cache = {}
     for name in names:
         start = time.time()
-        result = compute_metric(name, net.G, dataset, device=device, inception=args.inception, cache=cache)
+        result = compute_metric(name, net.G, dataset, device=device, inception=args.inception, cache=cache,
+                                precision=resolve_precision(args.precision, device, 'final'))
         elapsed = time.time() - start
         print(f'{name} = {result[name]:.4f}  ({elapsed:.1f} s, {os.path.basename(net.meta["source"])})')
         if run_folder:

@@ -10,6 +10,7 @@ import re
 
 from core.atomic import check_folder, write_error
 from core.device import DEVICE_CHOICES
+from core.precision_choices import PRECISIONS
 from core.edits import EditSpec, parse_amount
 from core.errors import StylescopeError, one_line
 from core.noise_spec import NOISE_MODES
@@ -66,8 +67,8 @@ CLASS = Number(0)
 CUTOFF = Number(0, 10_000)
 
 
-NETWORK_HELP = ('network file: official .pkl, Stylescope .safetensors or a training run folder '
-                '(default: the bundled model)')
+NETWORK_HELP = ('network file (official StyleGAN2-ADA or StyleGAN3 .pkl, TensorFlow StyleGAN2 .pkl, rosinality '
+                '.pt, Stylescope .safetensors) or a training run folder (default: the bundled model)')
 
 
 def add_network(parser, required=False, help=NETWORK_HELP):
@@ -77,6 +78,13 @@ def add_network(parser, required=False, help=NETWORK_HELP):
 def add_device(parser):
     parser.add_argument('--device', choices=DEVICE_CHOICES, default='auto',
                         help='torch device (default: auto = CUDA if present)')
+
+
+def add_precision(parser, default='auto', what='drawn'):
+    parser.add_argument('--precision', choices=PRECISIONS, default=default,
+                        help=f'arithmetic of the images {what}: fp32, bf16 (about twice as fast on a CPU with '
+                             'AVX512-BF16 or AMX, within a few grey levels of fp32) or auto (fp32 on CPU, the '
+                             'official fp16 layers on CUDA) (default: %(default)s)')
 
 
 def add_network_and_device(parser):

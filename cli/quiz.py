@@ -39,6 +39,7 @@ def add_parser(sub, parents=()):
     p.add_argument('--cell', type=CELL, default=192, metavar='PX', help='pixels per face on the sheet (default: 192)')
     p.add_argument('--out', required=True, metavar='SHEET.png', help='the sheet; its key is written beside it')
     options.add_device(p)
+    options.add_precision(p, what='generated')
     return p
 
 
@@ -68,7 +69,7 @@ def run(args):
     class_vector(G.c_dim, class_idx)  # a conditional network without --class stops here
 
     def draw(seeds):
-        return render_seeds(G, seeds, class_idx, args.trunc, args.trunc_cutoff)
+        return render_seeds(G, seeds, class_idx, args.trunc, args.trunc_cutoff, precision=args.precision)
 
     with tqdm(total=len(plan.items()), unit='img', desc='quiz') as bar:
         def progress(done, total):

@@ -58,6 +58,7 @@ def add_parser(subparsers, parents=()):
     options.add_noise_mode(p)
     p.add_argument('--noise-seed', type=options.SEED, default=0, metavar='N', help='seed of random noise (default: 0)')
     options.add_device(p)
+    options.add_precision(p)
     p.add_argument('--out', required=True, metavar='PATH', help='output .mp4, .gif or folder for png frames')
     return p
 
@@ -78,11 +79,13 @@ def _load_direction(spec, G):
     return dset.names[k], dset.edit_vector(k), float(dset.scales[k]), int(dset.layer_start[k]), int(dset.layer_end[k])
 
 
-def _with_edits(frames, edits):
-    """Every frame's requests with the --edit offsets added after their own (a sweep's)."""
-    if not edits:
+def _with_edits(frames, edits, styles=()):
+    """Every frame's requests with the --edit offsets (on w, and on StyleSpace channels) added after
+    their own (a sweep's)."""
+    if not edits and not styles:
         return frames
-    return [[request.replace(offsets=request.offsets + edits) for request in frame] for frame in frames]
+    return [[request.replace(offsets=request.offsets + edits, style_offsets=request.style_offsets + styles)
+             for request in frame] for frame in frames]
 
 
 def _keyframes(args, G, most):
@@ -128,7 +131,8 @@ def run(args):
     fmt = video.check_output(args.out, args.format, args.quality)
     settings = video.VideoOptions(fps=args.fps, duration=args.duration, interp=args.interp, space=args.space,
                                   loop=args.loop, psi=args.trunc, cutoff=args.trunc_cutoff, class_idx=args.class_idx,
-                                  noise=NoiseSpec(args.noise_mode, args.noise_seed), size=args.size)
+                                  noise=NoiseSpec(args.noise_mode, args.noise_seed), size=args.size,
+                                  precision=args.precision)
     cols, rows = parse_grid(args.grid) if args.grid else (None, None)
     cells = 1 if cols is None else cols * rows
     device = resolve_device(args.device)
@@ -139,7 +143,7 @@ def run(args):
         print('warning: --class is ignored: the network is unconditional', file=sys.stderr)
     keys = _keyframes(args, G, settings.n_frames * cells)
     from core.edits import describe, edit_offsets
-    edits = edit_offsets(args.edit, G)  # files and names checked before any frame is drawn
+    edits, styles = edit_offsets(args.edit, G)  # files and names checked before any frame is drawn
     renderer = make_renderer(G)
     moving = args.pan is not None or args.rotate is not None
     if moving and args.sweep:
@@ -161,8 +165,8 @@ def run(args):
     else:
         requests = video.interpolation_requests(renderer, keys, settings, n_cells=cells)
         what = f'{args.interp} through {len(keys) // cells} keyframes'
-    requests = _with_edits(requests, edits)
-    what += f', with {describe(args.edit)}' if edits else ''
+    requests = _with_edits(requests, edits, styles)
+    what += f', with {describe(args.edit)}' if args.edit else ''
     n_frames = len(requests)
     with tqdm(total=n_frames, unit='frame', desc='video') as bar:
         video.export_video(renderer, requests, args.out, fmt, args.fps, args.quality, cols,

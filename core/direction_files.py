@@ -19,12 +19,16 @@ from core.safe_pickle import check_loaded
 
 
 def load(path, G=None, fingerprint=None):
-    """A Stylescope direction file checked against G (w_dim refused, fingerprint warns, ranges cut
-    to num_ws) or against a fingerprint alone."""
+    """A Stylescope direction file checked against G (w_dim refused, StyleSpace channels that are
+    not channels of G refused, fingerprint warns, ranges cut to num_ws) or against a fingerprint alone."""
     if G is not None and fingerprint is None:
         fingerprint = model_fingerprint(G)
-    return direction_set.load(path, w_dim=None if G is None else G.w_dim, num_ws=None if G is None else G.num_ws,
+    dset = direction_set.load(path, w_dim=None if G is None else G.w_dim, num_ws=None if G is None else G.num_ws,
                               fingerprint=fingerprint)
+    if G is not None:
+        from core.stylespace import check_style_directions
+        check_style_directions(dset, G, f"direction file '{path}'")
+    return dset
 
 
 
@@ -62,11 +66,21 @@ def import_interfacegan(path, G):
 def export_interfacegan(dset, name_or_index, path):
     """One direction as an InterfaceGAN-style (1, w_dim) float64 `.npy` of norm 1 (not a per-row one)."""
     k = dset.index(name_or_index)
+    _refuse_style_channels(dset.subset([k]), path, 'InterfaceGAN .npy', 'one (1, w_dim) vector in W')
     if dset.is_per_row(k):
         raise StylescopeError(f"'{dset.names[k]}' is a per-row direction (a different vector for each ws row, as a "
                               'W+ difference is) and an InterfaceGAN .npy holds one (1, w_dim) vector for every row, '
                               f"so it cannot be written to '{path}': export it as a Stylescope .npz instead")
     atomic_write(path, lambda f: np.save(f, dset.vectors[k:k + 1].astype(np.float64)))
+
+
+def _refuse_style_channels(dset, path, what, holds):
+    names = dset.style_names()
+    if names:
+        raise StylescopeError(f"the set holds StyleSpace channels ({', '.join(names[:4])}"
+                              f"{' ...' if len(names) > 4 else ''}: edits of single style channels, not of w) and a "
+                              f"{what} holds {holds}, so it cannot be written to '{path}': remove them first, or "
+                              'export a Stylescope .npz')
 
 
 def _refuse_per_row(dset, path, what, holds):
@@ -101,6 +115,7 @@ def export_ganspace(dset, path):
     """The set as a GANSpace-style component `.npz` (lat_comp [K, 1, w_dim], lat_stdev, lat_mean,
     var_ratio); a set with per-row directions is refused."""
     _refuse_per_row(dset, path, 'GANSpace .npz', 'one w_dim vector per component')
+    _refuse_style_channels(dset, path, 'GANSpace .npz', 'one w_dim vector per component')
     mean = np.asarray(dset.meta.get('mean') or np.zeros(dset.w_dim), dtype=np.float32)
     ratio = dset.meta['per_direction'].get('explained_variance_ratio') or [0.0] * len(dset)
     arrays = dict(lat_comp=dset.vectors[:, None, :], lat_stdev=dset.scales, lat_mean=mean[None],
@@ -136,6 +151,7 @@ def import_rosinality(path, G):
 def export_rosinality(dset, path, ckpt=''):
     """The set as a rosinality factor.pt (eigvec [w_dim, K]); a set with per-row directions is refused."""
     _refuse_per_row(dset, path, 'rosinality factor.pt', 'one w_dim column per direction')
+    _refuse_style_channels(dset, path, 'rosinality factor.pt', 'one w_dim column per direction')
     atomic_write(path, lambda f: torch.save({'ckpt': ckpt, 'eigvec': torch.from_numpy(dset.vectors.T.copy())}, f))
 
 

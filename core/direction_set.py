@@ -14,12 +14,22 @@ Direction kinds (meta per_direction 'kind', absent = every direction 'w'):
   alpha * scale * row_vectors[k][r] to each ws row r of its range. Its `vectors[k]` is the unit
   direction of its rows' mean, for what reads W alone (an SVM's conditions, a W projection); it
   never edits.
-A new kind adds its own optional array, named in the file, and its value of 'kind'.
+- 'style_channel': one channel of one modulated layer's styles s = affine(w) (StyleSpace,
+  core/stylespace.py); per_direction 'style_layer' (its layer's name, 'b16.conv1'), 'style_channel'
+  (the channel index), 'style_sign' (+1 or -1) and 'style_gain' (how far s moves per unit of w along
+  its vector). An edit adds alpha * sign * scale to that channel of s (core.request.
+  style_slider_offset), scale being the channel's std over samples; its `vectors[k]` is the W
+  direction that moves the channel most, for what reads W alone; it never edits w. Its layer range
+  is the one ws row its layer reads.
+A new kind adds its own optional array or per_direction entries, named in the file, and its value
+of 'kind'.
 
 File (`.npz`, DESIGN.md): vectors [K, w_dim], scales [K], layer_start [K], layer_end [K],
 centers [K] and a JSON `meta` (names, method, space, model fingerprint, sample count...); with
 'w_rows' directions also row_vectors [M, num_ws, w_dim], the M per-row directions' rows in order
-(format version 2; files without it are version 1 and load as before).
+(format version 2; files without it are version 1 and load as before); with 'style_channel'
+directions format version 3 (their facts are in meta per_direction; an older Stylescope refuses the
+kind it does not know).
 """
 import dataclasses
 import json
@@ -34,12 +44,14 @@ from core.bounded_read import parse_json
 from core.errors import StylescopeError
 from core.json_ready import json_ready
 from core.npz_file import read_arrays
-from core.request import offsets_from_directions
+from core.request import STYLE_CHANNEL, offsets_from_directions
 
 FORMAT_NAME = 'stylescope-directions'
 FORMAT_VERSION = 1
 ROWS_FORMAT_VERSION = 2  # a file with row_vectors (per-row directions)
-KINDS = ('w', 'w_rows')
+STYLE_FORMAT_VERSION = 3  # a file with StyleSpace channels
+KINDS = ('w', 'w_rows', STYLE_CHANNEL)
+STYLE_KEYS = ('style_layer', 'style_channel', 'style_sign', 'style_gain')
 NATIVE_KEYS = ('vectors', 'scales', 'layer_start', 'layer_end', 'meta')
 # The finders' defaults (core/directions.py), here so that the command line's parser can show
 # them without loading torch.
@@ -104,8 +116,28 @@ def _kinds(kinds, rows):
                              f"(it knows {', '.join(KINDS)})")
         if kind == 'w_rows' and r is None:
             raise ValueError(f"direction {i} is of kind 'w_rows' but has no row vectors")
-        out.append('w_rows' if r is not None else 'w')
+        if kind == STYLE_CHANNEL and r is not None:
+            raise ValueError(f'direction {i} is a StyleSpace channel but has row vectors')
+        out.append('w_rows' if r is not None else kind if kind == STYLE_CHANNEL else 'w')
     return out
+
+
+def _check_style(per, kinds):
+    """The per_direction facts of every 'style_channel' direction, checked (ValueError)."""
+    for i, kind in enumerate(kinds or ()):
+        if kind != STYLE_CHANNEL:
+            continue
+        value = {key: (per.get(key) or [None] * len(kinds))[i] for key in STYLE_KEYS}
+        layer, channel, sign, gain = (value[key] for key in STYLE_KEYS)
+        if not isinstance(layer, str) or not layer:
+            raise ValueError(f'StyleSpace direction {i} names no layer (style_layer {layer!r})')
+        if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or channel < 0:
+            raise ValueError(f'StyleSpace direction {i} has no channel index >= 0 (style_channel {channel!r})')
+        if sign not in (None, 1, -1) or isinstance(sign, bool):
+            raise ValueError(f'StyleSpace direction {i} has a style_sign of {sign!r}, not 1 or -1')
+        if gain is not None and (isinstance(gain, bool) or not isinstance(gain, (int, float, np.floating))
+                                 or not np.isfinite(gain) or gain <= 0):
+            raise ValueError(f'StyleSpace direction {i} has a style_gain of {gain!r}, not a positive number')
 
 
 def _mean_direction(rows):
@@ -172,6 +204,7 @@ class DirectionSet:
         rows = _row_vectors(self.row_vectors, k, v.shape[1], end)
         if any(r is not None for r in rows) or 'kind' in per:
             per['kind'] = _kinds(per.get('kind'), rows)
+            _check_style(per, per['kind'])
         unit_rows = {}  # per-row: rows of Frobenius norm 1, the norm folded into the unit (and center)
         for i, r in enumerate(rows):
             if r is not None:
@@ -220,9 +253,29 @@ class DirectionSet:
     def is_per_row(self, k):
         return self.row_vectors is not None and self.row_vectors[k] is not None
 
+    def is_style_channel(self, k):
+        return self.kind_of(k) == STYLE_CHANNEL
+
+    def style_channel(self, k):
+        """(layer, channel, sign) of a StyleSpace direction: its edit adds alpha * sign * scale to
+        s[layer][channel]."""
+        per = self.meta['per_direction']
+        assert self.is_style_channel(k), f'direction {k} is not a StyleSpace channel'
+        sign = (per.get('style_sign') or [None] * len(self))[k]
+        return per['style_layer'][k], int(per['style_channel'][k]), -1 if sign == -1 else 1
+
+    def style_names(self):
+        return [self.names[k] for k in range(len(self)) if self.is_style_channel(k)]
+
     def edit_vector(self, k):
         """What direction k's edit adds, times alpha * scale, on ws rows [start, end): its unit
-        vector [w_dim], or for a per-row direction its unit rows [num_ws, w_dim] (row r to ws row r)."""
+        vector [w_dim], or for a per-row direction its unit rows [num_ws, w_dim] (row r to ws row r).
+        A StyleSpace channel edits s, not w: asking for its W edit is one sentence."""
+        if self.is_style_channel(k):
+            layer, channel, _sign = self.style_channel(k)
+            raise StylescopeError(f"'{self.names[k]}' is a StyleSpace channel (channel {channel} of the styles of "
+                                  f"layer {layer}): it edits s, not w, so it cannot be added to w here; draw it in the "
+                                  "explorer or with 'python main.py layers --edit'")
         return self.row_vectors[k] if self.is_per_row(k) else self.vectors[k]
 
     def per_row_names(self):
@@ -267,6 +320,10 @@ class DirectionSet:
                 reads = (np.einsum('nrd,rd->n', w[:, s:e], u) if w.ndim == 3
                          else w_matrix(w, self.w_dim) @ u.sum(axis=0))
                 dots[:, k] = reads / weight if weight > 1e-24 else self.centers[k]
+        gains = self.meta['per_direction'].get('style_gain')
+        for k in range(len(self)):  # a StyleSpace channel reads its own s: sign * (s - mean) / std
+            if self.is_style_channel(k) and gains and gains[k]:
+                dots[:, k] *= float(gains[k])
         return (dots - self.centers) / self.scales
 
     # -- helpers for the GUI (each returns a new set)
@@ -382,6 +439,8 @@ class DirectionSet:
         """Write the `.npz` of DESIGN.md atomically (temporary file in the same folder, then rename)."""
         path = os.fspath(path)
         version = FORMAT_VERSION if self.row_vectors is None else ROWS_FORMAT_VERSION
+        if any(self.is_style_channel(k) for k in range(len(self))):
+            version = STYLE_FORMAT_VERSION
         meta = dict(self.meta, names=self.names, format=FORMAT_NAME, version=version, w_dim=self.w_dim)
         arrays = dict(vectors=self.vectors, scales=self.scales, layer_start=self.layer_start,
                       layer_end=self.layer_end, centers=self.centers,

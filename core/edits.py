@@ -66,19 +66,24 @@ def direction_index(dset, spec):
 
 
 def edit_offsets(specs, G):
-    """The core.request.Offsets of `specs` for network G, in order (each file opened once and
-    checked against G: another w_dim or num_ws is refused, another model's fingerprint warns)."""
+    """(W offsets, StyleOffsets) of `specs` for network G, in order: a StyleSpace channel direction
+    becomes an offset on its layer's styles s (core.request.style_slider_offset), any other an
+    offset on w (core.request.slider_offset). Each file is opened once and checked against G
+    (another w_dim or num_ws, or channels G lacks, are refused; another model's fingerprint warns)."""
     from core.direction_files import open_directions
-    from core.request import slider_offset
-    opened, offsets = {}, []
+    from core.request import STYLE_CHANNEL, slider_offset, style_slider_offset
+    opened, offsets, styles = {}, [], []
     for spec in specs:
         if spec.path not in opened:
             opened[spec.path] = open_directions(spec.path, G)
         dset = opened[spec.path]
         k = direction_index(dset, spec)
-        offsets.append(slider_offset(dset.edit_vector(k), dset.scales[k], spec.amount, dset.layer_start[k],
-                                     dset.layer_end[k]))
-    return tuple(offsets)
+        if dset.kind_of(k) == STYLE_CHANNEL:
+            styles.append(style_slider_offset(*dset.style_channel(k), dset.scales[k], spec.amount))
+        else:
+            offsets.append(slider_offset(dset.edit_vector(k), dset.scales[k], spec.amount, dset.layer_start[k],
+                                         dset.layer_end[k]))
+    return tuple(offsets), tuple(styles)
 
 
 def describe(specs):

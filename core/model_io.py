@@ -38,7 +38,7 @@ from core.bounded_read import parse_json
 from core.errors import StylescopeError
 from core.json_ready import json_ready
 from core.network_parts import GENERATORS, NetParts, architecture_of, build, build_generator, to_float32
-from core.networks import Discriminator, Generator
+from core.networks import Discriminator
 from core.networks_stylegan3 import is_stylegan3
 from core.ws_rows import layer_groups
 

@@ -14,8 +14,7 @@ import torch
 
 from core.ops import (ACTIVATIONS, assert_shape, bias_act, conv2d_resample, downsample2d,
                       fused_modconv_is_cheaper, modulated_conv2d, normalize_2nd_moment, setup_filter, upsample2d)
-
-NOISE_MODES = ('random', 'const', 'none')
+from core.noise_spec import NOISE_MODES
 
 
 PRECISIONS = ('fp32', 'fp16', 'bf16')
@@ -227,7 +226,7 @@ class SynthesisLayer(torch.nn.Module):
         self.bias = torch.nn.Parameter(torch.zeros([out_channels]))
 
     def forward(self, x, w, noise_mode='random', fused_modconv=None, gain=1, noise_scale=1.0, noise_generator=None,
-                noise_input=None, precision=None):
+                noise_input=None, precision=None, style_offset=None):
         """noise_scale multiplies this layer's learned noise strength for this call only;
         noise_generator (a torch.Generator) makes noise_mode='random' reproducible;
         noise_input ([res, res] or [N, 1, res, res]) replaces noise_const / the random draw for this
@@ -240,6 +239,9 @@ class SynthesisLayer(torch.nn.Module):
         in_res = self.resolution // self.up
         assert_shape(x, [None, self.in_channels, in_res, in_res], f'SynthesisLayer@{self.resolution} input')
         styles = self.affine(w)
+        if style_offset is not None:  # StyleSpace: s = affine(w) + offset ([in_channels] or [N, in_channels])
+            assert style_offset.shape[-1] == self.in_channels, f'style offset {list(style_offset.shape)}'
+            styles = styles + style_offset.to(styles.device, styles.dtype)
 
         noise = None
         if self.use_noise and noise_mode == 'random':
@@ -298,9 +300,14 @@ class ToRGBLayer(torch.nn.Module):
         self.bias = torch.nn.Parameter(torch.zeros([out_channels]))
         self.weight_gain = 1 / np.sqrt(in_channels * kernel_size ** 2)
 
-    def forward(self, x, w, fused_modconv=None, precision=None):
-        """precision 'bf16': the bias rides in the matrix product (see SynthesisLayer.forward)."""
-        styles = self.affine(w) * self.weight_gain
+    def forward(self, x, w, fused_modconv=None, precision=None, style_offset=None):
+        """precision 'bf16': the bias rides in the matrix product (see SynthesisLayer.forward);
+        style_offset: added to s = affine(w) before the weight gain (StyleSpace), or None."""
+        styles = self.affine(w)
+        if style_offset is not None:
+            assert style_offset.shape[-1] == self.in_channels, f'style offset {list(style_offset.shape)}'
+            styles = styles + style_offset.to(styles.device, styles.dtype)
+        styles = styles * self.weight_gain
         if fused_modconv is None:
             fused_modconv = _choose_fused_modconv(self, x)
         if precision == 'bf16':
@@ -366,9 +373,10 @@ class SynthesisBlock(torch.nn.Module):
         return [name for name in ('conv0', 'conv1') if hasattr(self, name)]
 
     def forward(self, x, img, ws, force_fp32=False, fused_modconv=None, noise_mode='random',
-                noise_scales=None, noise_generator=None, noise_inputs=None, precision=None):
+                noise_scales=None, noise_generator=None, noise_inputs=None, precision=None, style_offsets=None):
         """ws: [N, num_conv + num_torgb, w_dim]; noise_scales: {'conv0': s, 'conv1': s} or None;
         noise_inputs: {'conv0': map, ...} or None, explicit noise maps (see SynthesisLayer);
+        style_offsets: {'conv0' | 'conv1' | 'torgb': offset added to that layer's styles} or None;
         precision: None | 'fp32' | 'fp16' | 'bf16' for this call (see _block_precision). x comes
         out in the block's compute dtype, img always in float32."""
         assert_shape(ws, [None, self.num_conv + self.num_torgb, self.w_dim], f'b{self.resolution} ws')
@@ -378,6 +386,7 @@ class SynthesisBlock(torch.nn.Module):
         memory_format = self._memory_format(ref, dtype)
         noise_scales = noise_scales or {}
         noise_inputs = noise_inputs or {}
+        offsets = style_offsets or {}
         layer_kwargs = dict(noise_mode=noise_mode, fused_modconv=fused_modconv, noise_generator=noise_generator,
                             precision=precision)
 
@@ -385,7 +394,7 @@ class SynthesisBlock(torch.nn.Module):
             x = self.const.to(dtype=dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
             x = x.contiguous(memory_format=memory_format)
             x = self.conv1(x, next(w_iter), noise_scale=noise_scales.get('conv1', 1.0),
-                           noise_input=noise_inputs.get('conv1'), **layer_kwargs)
+                           noise_input=noise_inputs.get('conv1'), style_offset=offsets.get('conv1'), **layer_kwargs)
         else:
             assert_shape(x, [None, self.in_channels, self.resolution // 2, self.resolution // 2],
                          f'b{self.resolution} input')
@@ -393,20 +402,21 @@ class SynthesisBlock(torch.nn.Module):
             if self.architecture == 'resnet':
                 y = self.skip(x, gain=np.sqrt(0.5), precision=precision)
                 x = self.conv0(x, next(w_iter), noise_scale=noise_scales.get('conv0', 1.0),
-                               noise_input=noise_inputs.get('conv0'), **layer_kwargs)
+                               noise_input=noise_inputs.get('conv0'), style_offset=offsets.get('conv0'), **layer_kwargs)
                 x = self.conv1(x, next(w_iter), gain=np.sqrt(0.5), noise_scale=noise_scales.get('conv1', 1.0),
-                               noise_input=noise_inputs.get('conv1'), **layer_kwargs)
+                               noise_input=noise_inputs.get('conv1'), style_offset=offsets.get('conv1'), **layer_kwargs)
                 x = y.add_(x)
             else:
                 x = self.conv0(x, next(w_iter), noise_scale=noise_scales.get('conv0', 1.0),
-                               noise_input=noise_inputs.get('conv0'), **layer_kwargs)
+                               noise_input=noise_inputs.get('conv0'), style_offset=offsets.get('conv0'), **layer_kwargs)
                 x = self.conv1(x, next(w_iter), noise_scale=noise_scales.get('conv1', 1.0),
-                               noise_input=noise_inputs.get('conv1'), **layer_kwargs)
+                               noise_input=noise_inputs.get('conv1'), style_offset=offsets.get('conv1'), **layer_kwargs)
 
-        return x, self._image(x, img, next(w_iter, None), fused_modconv, precision)
+        return x, self._image(x, img, next(w_iter, None), fused_modconv, precision, offsets.get('torgb'))
 
-    def _image(self, x, img, w, fused_modconv, precision=None):
-        """The block's image: the previous block's img upsampled, plus ToRGB(x) where this block has one."""
+    def _image(self, x, img, w, fused_modconv, precision=None, style_offset=None):
+        """The block's image: the previous block's img upsampled, plus ToRGB(x) where this block has one
+        (style_offset: ToRGB's, see ToRGBLayer.forward)."""
         # bf16 blocks keep their float32 image channels_last on CPU, the layout ToRGB's matmul
         # writes: no transposing copy per block, and the image upsampling runs 2.4x as fast
         # (1024 config-f: 8 vs 20 ms at 512 -> 1024); the last block hands it back NCHW.
@@ -418,7 +428,7 @@ class SynthesisBlock(torch.nn.Module):
                 img = img.contiguous(memory_format=torch.channels_last)
             img = upsample2d(img, self.resample_filter)
         if self.is_last or self.architecture == 'skip':
-            y = self.torgb(x, w, fused_modconv=fused_modconv, precision=precision)
+            y = self.torgb(x, w, fused_modconv=fused_modconv, precision=precision, style_offset=style_offset)
             if keep_layout:
                 y = y.to(dtype=torch.float32, memory_format=torch.channels_last)
             else:
@@ -433,7 +443,7 @@ class SynthesisBlock(torch.nn.Module):
     # forward_from('torgb', ...). Either way the result is forward()'s, bit for bit.
 
     def conv0_output(self, x, ws, force_fp32=False, fused_modconv=None, noise_mode='random', noise_scales=None,
-                     noise_generator=None, noise_inputs=None, precision=None):
+                     noise_generator=None, noise_inputs=None, precision=None, style_offsets=None):
         """forward()'s first layer alone, for 'orig' and 'skip' blocks with a conv0: the previous
         block's x -> conv0's output (what forward_from('conv1', ...) takes). Arguments as forward()."""
         assert self.in_channels != 0 and self.architecture != 'resnet', \
@@ -445,10 +455,11 @@ class SynthesisBlock(torch.nn.Module):
         x = x.to(dtype=dtype, memory_format=self._memory_format(x, dtype))
         return self.conv0(x, ws.unbind(dim=1)[0], noise_mode=noise_mode, fused_modconv=fused_modconv,
                           noise_generator=noise_generator, noise_scale=(noise_scales or {}).get('conv0', 1.0),
-                          noise_input=(noise_inputs or {}).get('conv0'), precision=precision)
+                          noise_input=(noise_inputs or {}).get('conv0'), precision=precision,
+                          style_offset=(style_offsets or {}).get('conv0'))
 
     def forward_from(self, layer, x, img, ws, force_fp32=False, fused_modconv=None, noise_mode='random',
-                     noise_scales=None, noise_generator=None, noise_inputs=None, precision=None):
+                     noise_scales=None, noise_generator=None, noise_inputs=None, precision=None, style_offsets=None):
         """forward() resumed at `layer`, given that layer's input x:
         - 'conv1': x is conv0's output (see conv0_output; 'orig' and 'skip' blocks with a conv0);
         - 'torgb': x is the block's own x output (forward()'s first result); only the image is made.
@@ -470,8 +481,10 @@ class SynthesisBlock(torch.nn.Module):
                 self.conv0.random_noise(x.shape[0], x.device, noise_generator)
             x = self.conv1(x, ws[1], noise_mode=noise_mode, fused_modconv=fused_modconv,
                            noise_generator=noise_generator, noise_scale=(noise_scales or {}).get('conv1', 1.0),
-                           noise_input=(noise_inputs or {}).get('conv1'), precision=precision)
-        return x, self._image(x, img, ws[self.num_conv] if self.num_torgb else None, fused_modconv, precision)
+                           noise_input=(noise_inputs or {}).get('conv1'), precision=precision,
+                           style_offset=(style_offsets or {}).get('conv1'))
+        return x, self._image(x, img, ws[self.num_conv] if self.num_torgb else None, fused_modconv, precision,
+                              (style_offsets or {}).get('torgb'))
 
     def extra_repr(self):
         return (f'resolution={self.resolution}, in={self.in_channels}, out={self.out_channels}, '
@@ -514,8 +527,10 @@ class SynthesisNetwork(torch.nn.Module):
         return ranges
 
     def forward(self, ws, noise_mode='random', force_fp32=False, fused_modconv=None, noise_scales=None,
-                noise_generator=None, noise_inputs=None, precision=None):
+                noise_generator=None, noise_inputs=None, precision=None, style_offsets=None):
         """noise_scales: {'b64.conv0': 0.5, ...} multiplies single layers' noise for this call;
+        style_offsets: {'b64.conv0': offset [C] or [N, C], ...} added to single layers' styles
+        s = affine(w) for this call (StyleSpace edits; 'b64.torgb' too);
         noise_inputs: {'b64.conv0': map [64, 64], ...} replaces single layers' noise maps for this
         call (the buffers are never written: the projector passes its own optimised copies);
         precision: None | 'fp32' | 'fp16' | 'bf16' for this call (see _block_precision); the
@@ -529,9 +544,10 @@ class SynthesisNetwork(torch.nn.Module):
             prefix = f'b{block.resolution}.'
             scales = {k[len(prefix):]: v for k, v in noise_scales.items() if k.startswith(prefix)}
             inputs = {k[len(prefix):]: v for k, v in noise_inputs.items() if k.startswith(prefix)}
+            offsets = {k[len(prefix):]: v for k, v in (style_offsets or {}).items() if k.startswith(prefix)}
             x, img = block(x, img, ws.narrow(1, start, count), force_fp32=force_fp32, fused_modconv=fused_modconv,
                            noise_mode=noise_mode, noise_scales=scales, noise_generator=noise_generator,
-                           noise_inputs=inputs, precision=precision)
+                           noise_inputs=inputs, precision=precision, style_offsets=offsets)
         return img
 
     def extra_repr(self):

@@ -28,9 +28,8 @@ import torch
 import torch.nn.functional as F
 
 from core.networks import FullyConnectedLayer
+from core.noise_spec import NOISE_MODES
 from core.ops import assert_shape, can_modify_in_place
-
-NOISE_MODES = ('random', 'const', 'none')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,9 +458,12 @@ class SynthesisLayer(torch.nn.Module):
         hi = total - lo
         self.padding = [int(lo[0]), int(hi[0]), int(lo[1]), int(hi[1])]
 
-    def forward(self, x, w, noise_mode='random', force_fp32=False, update_emas=False, precision=None):
+    def forward(self, x, w, noise_mode='random', force_fp32=False, update_emas=False, precision=None,
+                style_offset=None):
         """precision (a call argument, as in core.networks): None or 'fp16' the official mixed
-        precision, 'fp32' float32, 'bf16' bfloat16 from BF16_MIN_SAMPLING_RATE up (see _layer_dtype)."""
+        precision, 'fp32' float32, 'bf16' bfloat16 from BF16_MIN_SAMPLING_RATE up (see _layer_dtype);
+        style_offset ([in_channels] or [N, in_channels]): added to s = affine(w), before ToRGB's
+        weight gain (StyleSpace edits), or None."""
         assert noise_mode in NOISE_MODES, f'noise_mode must be one of {NOISE_MODES}'
         assert_shape(x, [None, self.in_channels, int(self.in_size[1]), int(self.in_size[0])], f'{self.name} input')
         assert_shape(w, [x.shape[0], self.w_dim], f'{self.name} w')
@@ -471,6 +473,9 @@ class SynthesisLayer(torch.nn.Module):
         input_gain = self.magnitude_ema.rsqrt()
 
         styles = self.affine(w)
+        if style_offset is not None:
+            assert style_offset.shape[-1] == self.in_channels, f'{self.name} style offset {list(style_offset.shape)}'
+            styles = styles + style_offset.to(styles.device, styles.dtype)
         if self.is_torgb:
             styles = styles * (1 / np.sqrt(self.in_channels * self.conv_kernel ** 2))
         dtype = _layer_dtype(self, x, force_fp32, precision)
@@ -565,12 +570,12 @@ class SynthesisNetwork(torch.nn.Module):
     # -- running ----------------------------------------------------------------------------
 
     def forward(self, ws, noise_mode='const', force_fp32=False, update_emas=False, precision=None, transform=None,
-                **unused):
+                style_offsets=None, **unused):
         """The image. noise_mode and the StyleGAN2 noise / modconv arguments are accepted and
         ignored (see _check_unused): StyleGAN3 has no noise inputs. transform: see input_features."""
         x = self.input_features(ws, transform=transform, **unused)
         return self.run_layers(x, ws, 0, None, noise_mode=noise_mode, force_fp32=force_fp32,
-                               update_emas=update_emas, precision=precision)
+                               update_emas=update_emas, precision=precision, style_offsets=style_offsets)
 
     def input_features(self, ws, transform=None, **unused):
         """`input`'s output for ws[:, 0]: the activation layer 0 starts from. ws [N, num_ws, w_dim];
@@ -580,12 +585,13 @@ class SynthesisNetwork(torch.nn.Module):
         return self.input(ws[:, 0].to(_compute_dtype(ws, self)), transform)
 
     def run_layers(self, x, ws, start, stop=None, noise_mode='const', force_fp32=False, update_emas=False,
-                   precision=None, **unused):
+                   precision=None, style_offsets=None, **unused):
         """Layers [start, stop) of `layer_names` from x, the activation layer `start` takes (the
         output of layer start-1, or input_features(ws) for start 0); ws is the full [N, num_ws,
         w_dim] tensor (layer i reads row i + 1). stop None (or len(layer_names)) runs to the end and
         returns the image: the last layer's output times output_scale, as float32 (float64 for float64 ws). Chaining
-        input_features and run_layers over consecutive ranges gives forward(), bit for bit."""
+        input_features and run_layers over consecutive ranges gives forward(), bit for bit.
+        style_offsets: {layer name: offset [C] or [N, C]} added to those layers' styles (StyleSpace)."""
         _check_unused(unused)
         n = len(self.layer_names)
         stop = n if stop is None else stop
@@ -594,7 +600,8 @@ class SynthesisNetwork(torch.nn.Module):
         ws = ws.to(_compute_dtype(ws, self))
         for idx in range(start, stop):
             x = getattr(self, self.layer_names[idx])(x, ws[:, idx + 1], noise_mode=noise_mode, force_fp32=force_fp32,
-                                                     update_emas=update_emas, precision=precision)
+                                                     update_emas=update_emas, precision=precision,
+                                                     style_offset=(style_offsets or {}).get(self.layer_names[idx]))
         if stop == n:
             if self.output_scale != 1:
                 x = x * self.output_scale

@@ -15,16 +15,16 @@ The value goes to the network as a call argument (core.networks: None | 'fp32' |
   as before this setting existed); on a CPU, bf16 for drag previews where bf16_is_faster(), and
   fp32 for everything final (frames, exports, videos); elsewhere (MPS) fp32.
 
-torch is imported by the functions, not by the module: the command line's parser takes
-PRECISIONS from here without loading torch (as core.device's DEVICE_CHOICES).
+torch is imported by the functions, not by the module, so importing this costs nothing; the
+names of the setting live in core/precision_choices.py, which the torch-free request types and
+the command line's parser import.
 """
 import functools
 import time
 
 from core.errors import StylescopeError
 
-PRECISIONS = ('auto', 'fp32', 'bf16')
-PURPOSES = ('preview', 'final')
+from core.precision_choices import PRECISIONS, PURPOSES  # noqa: F401 (PRECISIONS: the names callers check)
 
 # bf16 is taken for previews when its matmul takes at most this share of fp32's time: the
 # network gains less than the bare matmul (its elementwise passes gain nothing in bf16), so a

@@ -18,11 +18,17 @@ import torch.nn.functional as F
 
 from core.errors import StylescopeError
 from core.images import to_uint8
+from core.layer_capture import Probe
 from core.latent import add_offsets, as_ws, device_of, mix_ws, truncate, ws_from_seeds, ws_from_z
 from core.noise import block_noise_kwargs, check_maps, layer_noise_key, noise_tensors
 from core.noise_spec import NoiseSpec
+from core.precision import resolve_precision
 from core.request import RenderResult
 from core.seeds import seed_walk_z
+from core.stylespace import channel_counts, offset_vectors
+
+CAPTURE_CACHE_SIZE = 8  # layer captures kept (core.layer_maps.LayerCapture, at most 16 MiB each)
+_CAPTURE_ORDER = {None: 0, 'conv0': 0, 'conv1': 1, 'torgb': 2}  # a block's layers in run order
 
 
 @torch.no_grad()
@@ -35,24 +41,28 @@ def make_renderer(G, **kwargs):
     return Renderer(G, **kwargs)
 
 
-def render_ws(G, ws, noise_mode='const', noise_maps=None):
+def render_ws(G, ws, noise_mode='const', noise_maps=None, precision='auto', style_offsets=None):
     """ws [N, num_ws, w_dim] -> numpy uint8 [N, H, W, C]. noise_maps: a NoiseMaps that fits G
     (load_noise_maps(path, G) checks it, once for all the images drawn with it), drawn instead of
-    those layers' noise (not with noise_mode 'none')."""
+    those layers' noise (not with noise_mode 'none'). precision: core.precision's setting, for a
+    final image ('auto': fp32 on CPU, the official fp16 blocks on CUDA). style_offsets: StyleSpace
+    edits as G.synthesis takes them ({layer: tensor [C] or [N, C]}: core.stylespace.style_offset_tensors)."""
     inputs = None if noise_maps is None else noise_tensors(noise_maps)
-    return to_uint8(G.synthesis(ws, noise_mode=noise_mode, noise_inputs=inputs))
+    arithmetic = resolve_precision(precision, device_of(G), 'final')
+    extra = dict(style_offsets=style_offsets) if style_offsets else {}
+    return to_uint8(G.synthesis(ws, noise_mode=noise_mode, noise_inputs=inputs, precision=arithmetic, **extra))
 
 
-def render_seeds(G, seeds, class_idx=None, psi=1.0, cutoff=None, noise_mode='const'):
+def render_seeds(G, seeds, class_idx=None, psi=1.0, cutoff=None, noise_mode='const', precision='auto'):
     """Seeds -> numpy uint8 [len(seeds), H, W, C], as the official generate.py draws them
     (class_idx: one class for every seed, required by a conditional network)."""
-    return render_ws(G, ws_from_seeds(G, seeds, class_idx, psi, cutoff), noise_mode)
+    return render_ws(G, ws_from_seeds(G, seeds, class_idx, psi, cutoff), noise_mode, precision=precision)
 
 
 # --- synthesis, block by block --------------------------------------------------------------------
 
-def _run_block(block, x, img, ws, start, count, noise, force_fp32):
-    return block(x, img, ws.narrow(1, start, count), force_fp32=force_fp32,
+def _run_block(block, x, img, ws, start, count, noise, force_fp32, precision=None):
+    return block(x, img, ws.narrow(1, start, count), force_fp32=force_fp32, precision=precision,
                  **block_noise_kwargs(noise, block))
 
 
@@ -70,9 +80,10 @@ def _preview_stop(G, resolution):
 
 
 @torch.no_grad()
-def synthesize(G, ws, noise=NoiseSpec(), stop=None, force_fp32=False):
+def synthesize(G, ws, noise=NoiseSpec(), stop=None, force_fp32=False, precision=None):
     """Uncached synthesis with per-request noise: ws [N, num_ws, w_dim] -> img [N, C, H, W] float.
     stop: index of the last block to run (None: all; the image of an earlier block is smaller).
+    precision: the network's argument (None | 'fp32' | 'fp16' | 'bf16'; resolve_precision makes it).
     With noise 'const' or 'none' this equals G.synthesis(ws, noise_mode, noise_scales) exactly."""
     noise = noise.resolved()
     ws = ws.to(torch.float32)
@@ -80,7 +91,7 @@ def synthesize(G, ws, noise=NoiseSpec(), stop=None, force_fp32=False):
     stop = len(blocks) - 1 if stop is None else stop
     x = img = None
     for block, (start, count) in list(zip(blocks, G.synthesis.block_ws_ranges()))[:stop + 1]:
-        x, img = _run_block(block, x, img, ws, start, count, noise, force_fp32)
+        x, img = _run_block(block, x, img, ws, start, count, noise, force_fp32, precision)
     return img
 
 
@@ -151,6 +162,12 @@ def _keys_of(keys, stop, deepest_first=False):
     return out[::-1] if deepest_first else out
 
 
+def _passes(block, layer, runs):
+    """Does synthesis resumed at (block index, layer: None from its input, 'conv1', 'torgb') skip
+    the layer `runs` = (block index, 'conv0' | 'conv1' | 'torgb')?"""
+    return block > runs[0] or (block == runs[0] and _CAPTURE_ORDER[layer] > _CAPTURE_ORDER[runs[1]])
+
+
 @dataclass(frozen=True)
 class _BlockKeys:
     """One request's cache keys for the tensors of one synthesis block (None: not kept).
@@ -158,11 +175,13 @@ class _BlockKeys:
     x0: conv0's output ('orig' and 'skip' blocks with a conv0; a 'resnet' block's conv0 output is
     not enough to resume: its skip branch reads the block's input); x: the block's x output (None for
     the network's last block: nothing reads it); img_in / img: the image before / after the block
-    (None: no image yet; equal where the block has no ToRGB)."""
+    (None: no image yet; equal where the block has no ToRGB); layers: (name, key) of the output of
+    each of its layers ('conv0', 'conv1', 'torgb'), what a layer capture is cached under."""
     x0: bytes
     x: bytes
     img_in: bytes
     img: bytes
+    layers: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -197,7 +216,13 @@ class Renderer:
       render device (one 1024 image takes about 390 MiB in float32, 250 MiB of it conv0 outputs).
       After each render its entries are the most recent, the shallowest last, so under memory
       pressure an image loses its deepest entries first and keeps the prefix every edit of it
-      reuses; a render never evicts its own entries to make room for its deeper ones.
+      reuses; a render never evicts its own entries to make room for its deeper ones. StyleSpace
+      edits (request.style_offsets) enter the key of their layer: an offset on a layer's s
+      recomputes from that layer on, as an edit of its ws row does.
+    - captures: the output of the layer a request's `capture` names (the layer viewer), caught by a
+      forward hook while the render computes it (core.layer_capture.Probe) and kept, as a
+      LayerCapture, under that layer's key; a render whose captured layer came from the cache
+      and whose capture is not kept reruns from that layer's block (not for previews).
 
     Preview: the request's `preview` stops synthesis at the last block of at most
     `preview_resolution` and returns that block's image (the skip architecture sums every block's
@@ -226,6 +251,8 @@ class Renderer:
         self._block_cache = _LRU(int(cache_mb * 2 ** 20), _tensor_bytes)
         self._lock = threading.RLock()
         self._fitting_maps = set()  # digests of the NoiseMaps already checked against G
+        self._capture_cache = _LRU(CAPTURE_CACHE_SIZE)
+        self._style_channels = None  # {layer: channels} of G's modulated layers, when first needed
         self.hits = self.misses = 0
 
     def _setup(self):
@@ -302,23 +329,37 @@ class Renderer:
 
     # -- synthesis --
 
-    def _keys(self, ws, noise):
-        """_BlockKeys of every block for these ws and noise settings (see the class docstring)."""
+    def precision_for(self, request):
+        """The arithmetic of the request's render: its precision setting for this device, for a
+        draft or preview (shown while a control moves) or a final frame; force_fp32 wins."""
+        if self.force_fp32:
+            return 'fp32'
+        purpose = 'preview' if request.preview or request.draft else 'final'
+        return resolve_precision(request.precision, self.device, purpose)
+
+    def _keys(self, ws, noise, precision, style=None):
+        """_BlockKeys of every block for these ws and noise settings (see the class docstring).
+        The chains start from the precision: tensors of one arithmetic never stand in for another's.
+        style: {layer: (offset tensor, its bytes)} of the request's StyleSpace edits."""
         rows = ws.detach().to('cpu', torch.float32).numpy()
+        style = style or {}
         last = len(self._blocks) - 1
-        keys, x_key, img_key = [], b'stylescope-x', None
+        keys, x_key, img_key = [], _digest(b'stylescope-x', precision.encode()), None
         for idx, (block, (start, count)) in enumerate(zip(self._blocks, self._ranges)):
-            img_in, x0 = img_key, None
+            img_in, x0, outputs = img_key, None, []
             layers = block.conv_layers() + ['torgb'] * block.num_torgb  # in ws row order
             for row, name in enumerate(layers, start):
                 data = rows[:, row].tobytes()
+                edit = (style[f'b{block.resolution}.{name}'][1],) if f'b{block.resolution}.{name}' in style else ()
                 if name == 'torgb':
-                    img_key = _digest(img_key or b'stylescope-img', x_key, data)
+                    img_key = _digest(img_key or b'stylescope-img', x_key, data, *edit)  # x_key carries the precision
+                    outputs.append((name, img_key))
                 else:
-                    x_key = _digest(x_key, data, repr(layer_noise_key(noise, block, name)).encode())
+                    x_key = _digest(x_key, data, repr(layer_noise_key(noise, block, name)).encode(), *edit)
+                    outputs.append((name, x_key))
                     if name == 'conv0' and block.architecture != 'resnet':
                         x0 = x_key
-            keys.append(_BlockKeys(x0, x_key if idx < last else None, img_in, img_key))
+            keys.append(_BlockKeys(x0, x_key if idx < last else None, img_in, img_key, tuple(outputs)))
         return keys
 
     def _resume_points(self, keys, stop):
@@ -333,11 +374,14 @@ class Renderer:
             if k.x0 is not None:
                 yield idx, 'conv1', k.x0, k.img_in
 
-    def _resume(self, keys, stop):
+    def _resume(self, keys, stop, runs=None):
         """The deepest resume point whose tensors are all in the cache: (block index, layer, x, img).
-        Each point is checked on its own, so one whose prefix was evicted still serves."""
+        Each point is checked on its own, so one whose prefix was evicted still serves. runs: a
+        (block index, layer) that must run after the point (a capture that is not kept)."""
         for idx, layer, x_key, img_key in self._resume_points(keys, stop):
             if x_key is None and img_key is None:
+                continue
+            if runs is not None and _passes(idx, layer, runs):
                 continue
             x = self._block_cache.peek(x_key) if x_key is not None else None
             img = self._block_cache.peek(img_key) if img_key is not None else None
@@ -345,13 +389,17 @@ class Renderer:
                 return idx, layer, x, img
         return 0, None, None, None
 
-    def _run(self, first, layer, x, img, stop, ws, noise, keys):
+    def _run(self, first, layer, x, img, stop, ws, noise, keys, precision, style=None):
         """Run blocks `first`..`stop`, the first from `layer` on; keep their tensors when `keys` is
         given. Returns the image."""
         keep = set() if keys is None else set(_keys_of(keys, stop))
+        style = style or {}
 
         def kwargs(block):  # each call gets the block's generator at its start, as each part expects
-            return dict(force_fp32=self.force_fp32, **block_noise_kwargs(noise, block))
+            prefix = f'b{block.resolution}.'
+            offsets = {name[len(prefix):]: t for name, (t, _) in style.items() if name.startswith(prefix)}
+            return dict(force_fp32=self.force_fp32, precision=precision, style_offsets=offsets,
+                        **block_noise_kwargs(noise, block))
 
         for idx in range(first, stop + 1):
             block, (start, count) = self._blocks[idx], self._ranges[idx]
@@ -373,18 +421,29 @@ class Renderer:
             layer = None
         return img
 
-    def _synthesize(self, ws, noise, preview_stop, preview_always=False):
-        """Run the layers not in the cache; returns a _Synthesis."""
+    def _synthesize(self, ws, noise, preview_stop, preview_always=False, precision='fp32', style=None, probe=None):
+        """Run the layers not in the cache; returns a _Synthesis. style: the request's StyleSpace
+        edits ({layer: (tensor, bytes)}); probe: a core.layer_capture.Probe of the captured layer."""
         last = len(self._blocks) - 1
         cacheable = noise.cacheable
         noise = noise.resolved()
-        keys = self._keys(ws, noise) if cacheable else None
+        keys = self._keys(ws, noise, precision, style) if cacheable else None
         first, layer, x, img = self._resume(keys, last) if cacheable else (0, None, None, None)
+        early = ()  # blocks run first so that the captured layer runs (its capture was not kept)
+        if probe is not None and cacheable:
+            at = self._capture_position(probe.name)
+            probe.key = _digest(dict(keys[at[0]].layers)[at[1]], b'stylescope-capture', probe.name.encode())
+            if (preview_stop is None and self._capture_cache.peek(probe.key) is None
+                    and _passes(first, layer, at)):
+                start, part, x0, img0 = self._resume(keys, at[0], runs=at)
+                self._run(start, part, x0, img0, at[0], ws, noise, keys, precision, style)
+                early = tuple(range(start, at[0] + 1))
+                first, layer, x, img = self._resume(keys, last)
         # A preview stops early unless the whole preview is cached (then the change is finer than it).
         stop = preview_stop if preview_stop is not None and (first <= preview_stop or preview_always) else last
         if first > stop:  # preview_always with finer layers cached: resume within the preview
             first, layer, x, img = self._resume(keys, stop)
-        img = self._run(first, layer, x, img, stop, ws, noise, keys) if first <= stop else img
+        img = self._run(first, layer, x, img, stop, ws, noise, keys, precision, style) if first <= stop else img
         if cacheable:  # this render's entries become the most recent, the shallowest last
             self._block_cache.touch(_keys_of(keys, stop, deepest_first=True))
         blocks = [block.resolution for block in self._blocks]
@@ -393,7 +452,9 @@ class Renderer:
             block = self._blocks[first]
             skipped = ['conv0'] if layer == 'conv1' else block.conv_layers()
             reused_layers = tuple(f'b{block.resolution}.{name}' for name in skipped)
-        result = _Synthesis(img, tuple(blocks[first:stop + 1]), tuple(blocks[:first]), reused_layers, stop < last)
+        ran = sorted(set(range(first, stop + 1)) | set(early))
+        result = _Synthesis(img, tuple(blocks[i] for i in ran), tuple(blocks[i] for i in range(first) if i not in ran),
+                            reused_layers, stop < last)
         if cacheable:
             self.hits += len(result.reused)
             self.misses += len(result.computed)
@@ -406,7 +467,15 @@ class Renderer:
             t0 = time.perf_counter()
             ws = self.ws_for_request(request)
             t1 = time.perf_counter()
-            done = self._synthesize_request(ws, request)
+            precision = self.precision_for(request)
+            style = self._style_offsets(request)
+            probe = Probe(self.G, request.capture) if request.capture is not None else None
+            if probe is None:
+                done = self._synthesize_request(ws, request, precision, style)
+            else:
+                with probe:
+                    done = self._synthesize_request(ws, request, precision, style, probe)
+            capture = self._kept_capture(probe)
             img = done.img
             if self.device.type == 'cuda':
                 torch.cuda.synchronize(self.device)
@@ -422,11 +491,40 @@ class Renderer:
                        total_ms=(t3 - t0) * 1e3)
         return RenderResult(image=image, request=request, ws=ws[0].cpu().numpy(), timings=timings,
                             computed_blocks=done.computed, reused_blocks=done.reused,
-                            reused_layers=done.reused_layers, resolution=resolution, preview=done.preview)
+                            reused_layers=done.reused_layers, resolution=resolution, preview=done.preview,
+                            precision=precision, capture=capture)
 
-    def _synthesize_request(self, ws, request):
+    def _synthesize_request(self, ws, request, precision, style=None, probe=None):
         preview_stop = _preview_stop(self.G, request.preview_resolution) if request.preview else None
-        return self._synthesize(ws, request.noise, preview_stop, request.preview_always)
+        return self._synthesize(ws, request.noise, preview_stop, request.preview_always, precision, style, probe)
+
+    # -- StyleSpace edits and layer captures --
+
+    def _style_offsets(self, request):
+        """{layer: (offset tensor [C] on the device, its bytes for the cache keys)} of the request's
+        StyleSpace edits (one sentence for a layer or channel G does not have)."""
+        if not request.style_offsets:
+            return {}
+        if self._style_channels is None:
+            self._style_channels = channel_counts(self.G)
+        vectors = offset_vectors(request.style_offsets, self._style_channels)
+        return {layer: (torch.from_numpy(v).to(self.device), v.tobytes()) for layer, v in vectors.items()}
+
+    def _capture_position(self, name):
+        """(block index, layer) of a StyleGAN2 layer name 'b16.conv1'."""
+        block, part = name.split('.')
+        return next(i for i, b in enumerate(self._blocks) if f'b{b.resolution}' == block), part
+
+    def _kept_capture(self, probe):
+        """The probe's capture (kept for the renders after this one), or the one kept before under
+        its key, or None (a preview that stopped before the layer)."""
+        if probe is None:
+            return None
+        if probe.capture is not None:
+            if probe.key is not None:
+                self._capture_cache.put(probe.key, probe.capture)
+            return probe.capture
+        return self._capture_cache.get(probe.key) if probe.key is not None else None
 
     def cache_info(self):
         """Entries and bytes held, and block hits / misses so far."""

@@ -7,7 +7,9 @@ Edit order (DESIGN.md): ws = truncate(mapping(z)) (psi, cutoff); `mixing` replac
 slider value * the direction's unit (`slider_offset`), so edits are not shrunk by psi. An
 explicit base w (a loaded, pasted or projected one) is truncated too, toward w_avg by the same
 formula (psi 1 leaves it as it is); a mixing source's explicit w (a favourite's ws) is used as it
-is, since it already is the picture it shows.
+is, since it already is the picture it shows. `style_offsets` are StyleSpace edits (Wu et al. 2021):
+each adds `amount` to one channel of one modulated layer's styles s = affine(w), with amount =
+slider value * that channel's standard deviation over samples (`style_slider_offset`).
 """
 import dataclasses
 import math
@@ -18,6 +20,7 @@ import numpy as np
 from core.errors import StylescopeError
 from core.frozen import FrozenArray, frozen
 from core.noise_spec import NoiseSpec
+from core.precision_choices import PRECISIONS
 from core.seeds import MAX_SEED, check_seed
 
 
@@ -110,15 +113,58 @@ def slider_offset(vector, scale, alpha, start, end):
     return Offset(vector, float(alpha) * float(scale), start, end)
 
 
+STYLE_CHANNEL = 'style_channel'  # the direction kind of a single StyleSpace channel (core/direction_set.py)
+
+
+@dataclass(frozen=True)
+class StyleOffset:
+    """A StyleSpace edit already scaled: adds `amount` to channel `channel` of the styles s (the
+    affine output) of the modulated layer `layer` ('b16.conv1', 'b4.torgb'; StyleGAN3 'L3_52_512')."""
+    layer: str
+    channel: int
+    amount: float
+
+    def __post_init__(self):
+        if not isinstance(self.layer, str) or not self.layer:
+            raise ValueError(f'a style offset names its layer, not {self.layer!r}')
+        object.__setattr__(self, 'channel', int(self.channel))
+        object.__setattr__(self, 'amount', float(self.amount))
+        if self.channel < 0 or not math.isfinite(self.amount):
+            raise ValueError(f'a style offset needs a channel >= 0 and a finite amount, not {self.channel}, '
+                             f'{self.amount}')
+
+
+def style_slider_offset(layer, channel, sign, scale, alpha):
+    """The edit of a StyleSpace channel slider at `alpha` (in the channel's unit `scale`: its
+    standard deviation over samples; `sign` +1 or -1, the way the slider points): the one place
+    where such a slider value becomes an offset, alpha * sign * scale added to s[layer][channel]."""
+    return StyleOffset(layer, channel, float(alpha) * (1.0 if sign >= 0 else -1.0) * float(scale))
+
+
+def _kind_of(directions):
+    return getattr(directions, 'kind_of', lambda k: 'w')
+
+
 def offsets_from_directions(directions, alphas):
     """Offsets for slider values `alphas` [K] of a direction set (anything with `vectors [K, w_dim]`,
     `scales [K]`, `layer_start [K]`, `layer_end [K]`, and `edit_vector(k)` where a direction may
     be per-row, as core.direction_set.DirectionSet's). Zero sliders are left out, so they cost
-    nothing and do not change the cache keys."""
+    nothing and do not change the cache keys; so are StyleSpace channels (their edits are on s, not
+    on w: style_offsets_from_directions)."""
     vector_of = getattr(directions, 'edit_vector', lambda k: directions.vectors[k])
+    kind_of = _kind_of(directions)
     return tuple(slider_offset(np.asarray(vector_of(k)), directions.scales[k], alpha,
                                directions.layer_start[k], directions.layer_end[k])
-                 for k, alpha in enumerate(alphas) if alpha)
+                 for k, alpha in enumerate(alphas) if alpha and kind_of(k) != STYLE_CHANNEL)
+
+
+def style_offsets_from_directions(directions, alphas):
+    """StyleOffsets for the slider values `alphas` [K] of the StyleSpace channels of a direction set
+    (its directions of kind 'style_channel', each naming `style_channel(k)` = (layer, channel, sign));
+    zero sliders and the other kinds are left out."""
+    kind_of = _kind_of(directions)
+    return tuple(style_slider_offset(*directions.style_channel(k), directions.scales[k], alpha)
+                 for k, alpha in enumerate(alphas) if alpha and kind_of(k) == STYLE_CHANNEL)
 
 
 @dataclass(frozen=True)
@@ -127,7 +173,10 @@ class RenderRequest:
 
     Base latent: `w` if given, else `z`, else `seed`. `class_idx` applies to every mapped latent
     (seeds and z, the mixing sources' too), `psi` and `cutoff` to those and to an explicit base w
-    (module docstring). `noise` (a NoiseSpec) says how
+    (module docstring); `style_offsets` (StyleOffsets) edit single channels of the styles s, after
+    every change to ws. `capture` names a synthesis layer ('b16.conv1', 'L3_52_512') whose output
+    the result should carry (RenderResult.capture: the layer viewer); it does not change the
+    picture, so it is not compared. `noise` (a NoiseSpec) says how
     every noise layer draws its noise, including explicit maps (a projected latent's optimised
     ones: `noise.maps`). `preview` stops synthesis at the block of `preview_resolution` (see
     core.render.Renderer); `preview_always` keeps it a preview even when every block up to it is
@@ -135,6 +184,9 @@ class RenderRequest:
     to an earlier value). `output_size` resizes the result (None: as rendered). `motion` (angle in
     degrees counter-clockwise, tx, ty in image widths, +x right, +y down) moves a StyleGAN3
     network's picture through its input transform; () or zeros: as the network draws it.
+    `precision` ('auto' | 'fp32' | 'bf16', core.precision) is the arithmetic; `draft` marks a
+    frame drawn while a control moves, to be replaced by a final one when it stops (with 'auto',
+    drafts and previews use bf16 where the CPU is faster at it, final frames fp32).
     `request_id` is carried to the result and not compared."""
     seed: int = 0
     seed_frac: float = 0.0
@@ -145,12 +197,16 @@ class RenderRequest:
     cutoff: int = None
     mixing: tuple = ()
     offsets: tuple = ()
+    style_offsets: tuple = ()
+    capture: str = field(default=None, compare=False)
     noise: NoiseSpec = NoiseSpec()
     preview: bool = False
     preview_resolution: int = 128
     preview_always: bool = False
     output_size: int = None
     motion: tuple = ()
+    precision: str = 'auto'
+    draft: bool = False
     request_id: int = field(default=0, compare=False)
 
     def __post_init__(self):
@@ -162,9 +218,15 @@ class RenderRequest:
         object.__setattr__(self, 'psi', float(self.psi))
         object.__setattr__(self, 'mixing', tuple(m if isinstance(m, Mix) else Mix(*m) for m in self.mixing))
         object.__setattr__(self, 'offsets', tuple(o if isinstance(o, Offset) else Offset(*o) for o in self.offsets))
+        object.__setattr__(self, 'style_offsets', tuple(o if isinstance(o, StyleOffset) else StyleOffset(*o)
+                                                        for o in self.style_offsets))
+        if self.capture is not None and (not isinstance(self.capture, str) or not self.capture):
+            raise ValueError(f'capture names a synthesis layer, not {self.capture!r}')
         if not math.isfinite(self.psi):
             raise StylescopeError(f'truncation psi {self.psi} is not a number: use a value such as 0.7')
         object.__setattr__(self, 'motion', _motion(self.motion))
+        if self.precision not in PRECISIONS:
+            raise StylescopeError(f"unknown precision '{self.precision}': use one of {', '.join(PRECISIONS)}")
 
     @property
     def latent(self):
@@ -186,7 +248,10 @@ class RenderResult:
     block rendered); reused_layers: layers of the first computed block whose output came from the
     cache, so that block ran only its later layers (('b512.conv0',) for an edit from b512's conv1
     row; ('b512.conv0', 'b512.conv1') from its ToRGB row; () when it ran whole); resolution:
-    rendered size before any resize; preview: synthesis stopped early."""
+    rendered size before any resize; preview: synthesis stopped early; precision: the arithmetic
+    it was drawn in ('fp32', 'bf16' or 'fp16', core.precision.resolve_precision); capture: the
+    output of the request's `capture` layer as a core.layer_maps.LayerCapture (None when no layer
+    was asked for, or a preview stopped before it)."""
     image: np.ndarray
     request: RenderRequest
     ws: np.ndarray
@@ -196,6 +261,8 @@ class RenderResult:
     resolution: int
     preview: bool
     reused_layers: tuple = ()
+    precision: str = 'fp32'
+    capture: object = None
 
     @property
     def request_id(self):

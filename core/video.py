@@ -53,6 +53,7 @@ class VideoOptions:
     class_idx: int = None
     noise: NoiseSpec = NoiseSpec()
     size: int = None
+    precision: str = 'auto'
 
     def __post_init__(self):
         if self.interp not in INTERPOLATIONS:
@@ -79,7 +80,7 @@ class VideoOptions:
 
     def request(self, **latent):
         return RenderRequest(class_idx=self.class_idx, psi=self.psi, cutoff=self.cutoff, noise=self.noise,
-                             output_size=self.size, **latent)
+                             output_size=self.size, precision=self.precision, **latent)
 
 
 def keyframe_positions(n_frames, n_keys, loop):
@@ -158,7 +159,9 @@ def interpolation_requests(renderer, keyframes, options, n_cells=1):
                              for k in cell]).astype(np.float64)
         for i, p in enumerate(positions):
             point = interpolate(keys, p, options.interp, options.loop)
-            frames[i].append(options.request(**{space: point}))
+            request = options.request(**{space: point})
+            # w keys are the truncated ws already: drawn as they are (an explicit w would be truncated again)
+            frames[i].append(request.replace(psi=1.0, cutoff=None) if space == 'w' else request)
     return frames
 
 

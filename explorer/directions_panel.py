@@ -7,7 +7,7 @@ from two pictures (explorer/difference_dialog.py: latent arithmetic)."""
 import os
 
 from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QInputDialog, QLabel, QMessageBox, QScrollArea,
+from PyQt6.QtWidgets import (QComboBox, QGridLayout, QInputDialog, QLabel, QMessageBox, QScrollArea,
                              QSpinBox, QVBoxLayout, QWidget)
 
 from core.errors import StylescopeError
@@ -168,8 +168,10 @@ class DirectionsPanel(QWidget):
         self.rows = []
         if dset is None:
             return
-        # named directions (labelled, renamed, imported) above the numbered components
-        for k in sorted(range(len(dset)), key=lambda k: not dset.is_named(k)):
+        # named directions (labelled, renamed, imported) above the numbered components; StyleSpace
+        # channels have their own panel (explorer/stylespace_panel.py)
+        shown = [k for k in range(len(dset)) if not dset.is_style_channel(k)]
+        for k in sorted(shown, key=lambda k: not dset.is_named(k)):
             row = DirectionRow(k, dset, info['num_ws'], info['layer_groups'])
             row.slider.valueChanged.connect(lambda v, k=k: self.set_alpha(k, v, drag=True))
             bind_drag(row.slider, self.model)
@@ -339,7 +341,9 @@ class DirectionsPanel(QWidget):
         dset = self.model.state.directions
         if dset is None:
             return None
-        names = list(dset.names) if names is None else list(names)
+        names = [n for n in (dset.names if names is None else names) if not dset.is_style_channel(dset.index(n))]
+        if not names:  # StyleSpace channels keep their own range (core.stylespace.STYLE_LIMIT)
+            return None
         job = self.client.submit('slider_limits', dset=dset.subset(names))
         self.job_bar.attach(job, 'Measuring slider ranges')
         job.finished.connect(self._limits_measured)

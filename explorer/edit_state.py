@@ -14,7 +14,7 @@ from core.direction_set import DirectionSet
 from core.errors import StylescopeError
 from core.frozen import FrozenArray
 from core.noise_spec import NoiseMaps, NoiseSpec
-from core.request import Latent, Mix, RenderRequest, offsets_from_directions
+from core.request import Latent, Mix, RenderRequest, offsets_from_directions, style_offsets_from_directions
 from core.seeds import MAX_SEED
 from core.session_file import decode_array, encode_array
 
@@ -96,20 +96,23 @@ class EditState:
         return self.w is None or FrozenArray(w) != self.w
 
     # -- what it renders
-    def request(self, preview=False, original=False, preview_resolution=128, output_size=None, preview_always=False):
+    def request(self, preview=False, original=False, preview_resolution=128, output_size=None, preview_always=False,
+                precision='auto', draft=False):
         """The RenderRequest of this state. original: the unedited image (no direction edits, no
-        style mixing) for the A/B comparison."""
+        style mixing) for the A/B comparison. precision and draft: the arithmetic setting and
+        whether the frame is drawn while a control moves (core.request.RenderRequest)."""
         latent = dict(w=self.w) if self.w is not None else dict(seed=self.seed, seed_frac=self.seed_frac)
-        offsets, mixing = (), ()
+        offsets, mixing, styles = (), (), ()
         if not original:
             if self.directions is not None:
                 offsets = offsets_from_directions(self.directions, self.alphas)
+                styles = style_offsets_from_directions(self.directions, self.alphas)  # StyleSpace channels
             mixing = tuple(Mix(m.latent, m.rows) for m in self.mixing if m.rows)
         noise = self.noise if self.noise_maps is None else self.noise.with_maps(self.noise_maps)
         return RenderRequest(class_idx=self.class_idx, psi=self.psi, cutoff=self.cutoff, mixing=mixing,
-                             offsets=offsets, noise=noise, preview=preview, motion=self.motion,
+                             offsets=offsets, style_offsets=styles, noise=noise, preview=preview, motion=self.motion,
                              preview_resolution=preview_resolution, preview_always=preview_always,
-                             output_size=output_size, **latent)
+                             output_size=output_size, precision=precision, draft=draft, **latent)
 
     @property
     def is_edited(self):
@@ -177,11 +180,13 @@ class EditState:
         return owner
 
     # -- checks against a network
-    def fitted_to(self, num_ws, w_dim, c_dim, noise_layers=None, movable=False):
+    def fitted_to(self, num_ws, w_dim, c_dim, noise_layers=None, movable=False, style_layers=None):
         """This state made valid for a network (class picked for conditional models, cutoff cut,
         directions and mixing sources of another w_dim dropped, noise maps dropped unless each one
         is for a layer of `noise_layers` ('b16.conv0', ...; None: not checked) at its size, the
-        motion dropped unless the network is `movable`: StyleGAN3). Returns (state, warnings)."""
+        motion dropped unless the network is `movable`: StyleGAN3; StyleSpace channels dropped
+        unless they are channels of `style_layers` ({layer: channels}; None: not checked)).
+        Returns (state, warnings)."""
         warnings, state = [], self
         if state.motion and not movable:
             state = state.replace(motion=())
@@ -205,7 +210,12 @@ class EditState:
                              else (f'{rows} ws rows', num_ws))
                 warnings.append(f'the directions are for {made}, this network has {has}: they were left out')
                 state = state.replace(directions=None, alphas=())
-            elif (state.directions.layer_end > num_ws).any():
+            else:
+                state, unfit = state._without_unfit_channels(style_layers)
+                if unfit:
+                    warnings.append(f"the StyleSpace channels {', '.join(unfit)} are not channels of this network: "
+                                    'they were left out')
+            if state.directions is not None and (state.directions.layer_end > num_ws).any():
                 d = state.directions
                 start = np.minimum(d.layer_start, num_ws - 1)
                 state = state.replace(directions=dataclasses.replace(
@@ -217,6 +227,18 @@ class EditState:
                 continue
             mixing.append(dataclasses.replace(m, rows=tuple(r for r in m.rows if r < num_ws)))
         return state.replace(mixing=tuple(mixing)), warnings
+
+    def _without_unfit_channels(self, style_layers):
+        """(this state less the StyleSpace channels that are not channels of `style_layers`
+        ({layer: channels}, None: all fit), [their names])."""
+        d = self.directions
+        if style_layers is None or d is None:
+            return self, []
+        unfit = [k for k in range(len(d)) if d.is_style_channel(k)
+                 and not 0 <= d.style_channel(k)[1] < style_layers.get(d.style_channel(k)[0], 0)]
+        if not unfit:
+            return self, []
+        return self.keep_directions([k for k in range(len(d)) if k not in unfit]), [d.names[k] for k in unfit]
 
     # -- files
     def to_dict(self, compact=False, maps_table=None):

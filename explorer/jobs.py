@@ -25,6 +25,9 @@ from core.images import save_png
 from core.latent import class_vector, load_ws_file
 from core.noise import noise_layers
 from core.noise_spec import NoiseMaps
+from core import stylespace as core_stylespace
+from core.layer_capture import synthesis_layers
+from core.precision import bf16_is_faster
 from core import render as core_render
 from core.networks_stylegan3 import is_stylegan3
 from core.request import Latent
@@ -47,6 +50,9 @@ DESCRIPTIONS = {
     'video': 'exporting the video',
     'project': 'projecting a photo',
     'quiz_images': 'preparing the quiz',
+    'style_stats': 'measuring the style channels',
+    'style_channels': 'making StyleSpace sliders',
+    'rank_style_channels': 'ranking the style channels',
 }
 PROJECTION_DEFAULTS = core_projection.ProjectionOptions()  # the CLI's defaults: 1000 steps, seed 303
 PTI_DEFAULTS = core_pti.PTIOptions()  # 350 tuning steps at lr 3e-4, as the paper
@@ -89,6 +95,8 @@ def network_info(net, device):
                 img_channels=G.img_channels, kind='stylegan3' if stylegan3 else 'stylegan2',
                 w_dim=G.w_dim, num_ws=G.num_ws, fingerprint=meta.get('fingerprint'),
                 noise_layers=noise_layers(G), layer_groups=layer_groups(G), can_preview=can_preview,
+                layers=synthesis_layers(G), style_layers=core_stylespace.style_layer_table(G),
+                bf16_faster=bf16_is_faster(device),  # measured once, here on the render thread
                 **dict(zip(('tuned_from', 'source_network'), core_pti.pti_source(meta))))
 
 
@@ -205,6 +213,45 @@ def fit_labels(ctx, requests, labels, name='attribute', orthogonal_to=None, laye
     return dset
 
 
+# --- StyleSpace channels ---------------------------------------------------------------------------
+
+def _style_stats(ctx, n_samples):
+    """core.stylespace.StyleStats of the open network over n_samples samples, computed once."""
+    key = ('style_stats', int(n_samples))
+    if key not in ctx.cache:
+        ctx.cache[key] = core_stylespace.style_statistics(ctx.G, int(n_samples), progress=ctx.progress,
+                                                          cancel=ctx.cancel)
+    return ctx.cache[key]
+
+
+def style_stats(ctx, n_samples=core_stylespace.STATS_SAMPLES):
+    """Measure (or find kept) every style channel's mean and std; returns the sample count."""
+    return _style_stats(ctx, n_samples).sample_count
+
+
+def style_channels(ctx, picks, n_samples=core_stylespace.STATS_SAMPLES):
+    """Sliders of single style channels: picks [(layer, channel)] -> a DirectionSet of kind
+    'style_channel' (unit: each channel's std over n_samples samples)."""
+    return core_stylespace.style_channel_directions(ctx.G, _style_stats(ctx, n_samples), picks)
+
+
+def rank_style_channels(ctx, requests, labels, name='attribute', top=core_stylespace.DEFAULT_TOP,
+                        include_torgb=False, n_samples=core_stylespace.STATS_SAMPLES):
+    """The channels most tied to a labelled attribute: the exact ws of each labelled sample's
+    request, 0/1 labels -> dict(directions: the `top` best as a DirectionSet, ranked: the best 50
+    as (layer, channel, score), samples: how many were labelled)."""
+    if len(labels) != len(requests):
+        raise StylescopeError(f'{len(labels)} labels for {len(requests)} samples: label each sample once')
+    stats = _style_stats(ctx, n_samples)
+    ws = [ctx.renderer.ws_array(request) for request in requests]
+    G = ctx.G
+    torgb = [row['name'] for row in core_stylespace.style_layer_table(G) if row['torgb']]
+    ranking = core_stylespace.StyleChannelRanking(include_torgb).fit(core_stylespace.styles_of(G, np.stack(ws)),
+                                                                      np.asarray(labels), stats, torgb)
+    return dict(directions=core_stylespace.ranked_directions(G, stats, ranking, top, name),
+                ranked=ranking.top(50), samples=len(requests))
+
+
 # --- files -----------------------------------------------------------------------------------------
 
 def save_image(ctx, request, path, metadata=None):
@@ -245,8 +292,12 @@ def video(ctx, out, mode='keyframes', keyframes=(), sweep=None, fps=30.0, durati
           loop=True, psi=1.0, cutoff=None, class_idx=None, noise=None, size=None, quality=8, base=None):
     """Write a video. mode 'keyframes': `keyframes` are Latents (seeds or ws) joined by `interp`;
     mode 'sweep': `sweep` = dict(vector, scale, start, end, amount) swept on the `base` request's
-    latent (a RenderRequest: its own edits stay). Returns the output path."""
+    latent (a RenderRequest: its own edits stay). psi and cutoff apply to seed keyframes only: ws
+    (favourites, the shown picture) are drawn as they are. Returns the output path."""
     fmt = check_output(out, None, quality)
+    keyframes = list(keyframes)
+    if mode == 'sweep' or all(Latent.of(k).w is not None for k in keyframes):
+        psi, cutoff = 1.0, None  # favourites' ws and the shown picture's are truncated already: drawn as they are
     options = VideoOptions(fps=fps, duration=duration, interp=interp, loop=loop, psi=psi, cutoff=cutoff,
                            class_idx=class_idx, size=size, **({} if noise is None else dict(noise=noise)))
     renderer = ctx.renderer
@@ -259,7 +310,7 @@ def video(ctx, out, mode='keyframes', keyframes=(), sweep=None, fps=30.0, durati
     else:
         if len(keyframes) < 2:
             raise StylescopeError('a keyframe video needs at least two keyframes: add favourites first')
-        frames = interpolation_requests(renderer, list(keyframes), options)
+        frames = interpolation_requests(renderer, keyframes, options)
     ctx.progress(0, len(frames))
     export_video(renderer, frames, out, fmt=fmt, fps=fps, quality=quality, progress=ctx.progress, cancel=ctx.cancel)
     return os.fspath(out)
@@ -374,14 +425,17 @@ def _discriminator(ctx):
 def _open_discriminator(net, device):
     if net.D is not None:
         return net.D, []
-    source = str(net.meta.get('source') or '')
+    source, fingerprint = str(net.meta.get('source') or ''), net.meta.get('fingerprint')
+    tuned_from, pti_source = core_pti.pti_source(net.meta)
+    if tuned_from and pti_source and os.path.exists(pti_source):  # a tuned network keeps no D: its source's
+        source, fingerprint = pti_source, tuned_from
     if net.meta.get('random_init') or not os.path.exists(source):
         return None, []
     try:
         opened = model_io.open_network(source, device=device, want_D=True)
     except StylescopeError as e:
         return None, [f'the discriminator could not be read ({e}), so the loss does without it']
-    if opened.meta.get('fingerprint') != net.meta.get('fingerprint'):  # the file changed since it was opened
+    if opened.meta.get('fingerprint') != fingerprint:  # the file changed since it was opened
         return None, [f"'{source}' holds another network now, so its discriminator is not used: reopen the network"]
     return opened.D, []
 
@@ -397,4 +451,5 @@ def _w_stats(ctx, c, class_idx, samples):
 JOBS = dict(open_network=open_network, pca=pca, sefa=sefa, import_directions=import_directions,
             slider_limits=slider_limits, export_directions=export_directions, render_batch=render_batch, fit_labels=fit_labels,
             save_image=save_image, save_ws=save_ws, load_ws=load_ws, video=video, project=project,
-            quiz_images=quiz_images)
+            quiz_images=quiz_images, style_stats=style_stats, style_channels=style_channels,
+            rank_style_channels=rank_style_channels)

@@ -8,7 +8,7 @@ import os
 import time
 
 from PyQt6.QtCore import QSettings, Qt, QTimer
-from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 from PyQt6.QtCore import QStandardPaths
 from PyQt6.QtWidgets import (QApplication, QDockWidget, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
                              QScrollArea, QToolBar, QToolButton, QVBoxLayout, QWidget)
@@ -21,12 +21,14 @@ from explorer.file_dialogs import FileDialogs, model_stem
 from explorer.history_panel import HistoryPanel
 from explorer.image_view import ImageView
 from explorer.latent_panel import LatentPanel
+from explorer.layer_viewer import LayerViewer
 from explorer.mixing_panel import MixingPanel
 from explorer.motion_panel import MotionPanel
 from explorer.noise_panel import NoisePanel
 from explorer.plots_panel import PlotsPanel
 from explorer.projection_dialog import PHOTO_EXTENSIONS, PHOTO_FILTER, ProjectionDialog
 from explorer.state import EditorModel
+from explorer.stylespace_panel import StyleSpacePanel
 from explorer.truncation_panel import TruncationPanel
 from explorer.recovery import RecoveryStore
 from explorer.widgets import WheelGuard, message, push_button, tool_button
@@ -40,7 +42,7 @@ FRESH_NOISE_MS = 80  # random noise "new every frame" redraws this soon after ea
 AUTOSAVE_MS = 1500   # the recovery file is written this long after the last change
 DEFAULT_SIZE = (1500, 940)  # the first start's window, fitted to the screen by Qt
 MIN_PICTURE_SHARE = 0.4  # of the window's width and height, at least, for the picture
-LAYOUT_VERSION = 3  # of the saved dock layout: a layout of other docks is not restored
+LAYOUT_VERSION = 4  # of the saved dock layout: a layout of other docks is not restored
 TOOLBAR = (('open', 'Open'), ('undo', 'Undo'), ('redo', 'Redo'), None, ('save_image', 'Save image'),
            ('video', 'Video'), ('favourite', '★ Favourite'), None, ('random_seed', 'Random'), ('prev_seed', '◀'),
            ('next_seed', '▶'), ('ab', 'A/B'), ('reset', 'Reset'), None, ('fit', 'Fit'), ('actual', '1:1'),
@@ -138,6 +140,8 @@ class MainWindow(QMainWindow):
         self.mixing_panel = MixingPanel(m, c)
         self.history_panel = HistoryPanel(m, c)
         self.plots_panel = PlotsPanel(m, c)
+        self.layer_viewer = LayerViewer(m, c)
+        self.stylespace_panel = StyleSpacePanel(m, c, self.files)
         self.setDockNestingEnabled(True)
         left = Qt.DockWidgetArea.LeftDockWidgetArea
         right = Qt.DockWidgetArea.RightDockWidgetArea
@@ -152,6 +156,10 @@ class MainWindow(QMainWindow):
         self.docks['directions'] = self._dock('Directions', self.directions_panel, right)
         self.docks['mixing'] = self._dock('Style mixing', self.mixing_panel, right)
         self.tabifyDockWidget(self.docks['directions'], self.docks['mixing'])
+        self.docks['stylespace'] = self._dock('StyleSpace', self.stylespace_panel, right)
+        self.tabifyDockWidget(self.docks['mixing'], self.docks['stylespace'])
+        self.docks['layers'] = self._dock('Layers', self.layer_viewer, right)
+        self.tabifyDockWidget(self.docks['stylespace'], self.docks['layers'])
         self.docks['directions'].raise_()
         self.docks['history'] = self._dock('Favourites and history', self.history_panel, bottom)
         self.docks['plots'] = self._dock('Plots', self.plots_panel, bottom)
@@ -336,6 +344,7 @@ class MainWindow(QMainWindow):
         view_menu = menu.addMenu('&View')
         for key in ('ab', None, 'fit', 'actual', 'zoom_in', 'zoom_out', 'pixels'):
             view_menu.addSeparator() if key is None else view_menu.addAction(a[key])
+        self._add_precision_menu(view_menu.addMenu('P&recision'))
         view_menu.addSeparator()
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
@@ -364,6 +373,8 @@ class MainWindow(QMainWindow):
     def _connect(self):
         self.model.events.state.connect(lambda new, old: self.request_render())
         self.model.events.original.connect(self._on_original)
+        self.model.events.capture.connect(lambda layer: None if layer is None else self.request_render())
+        self.docks['layers'].visibilityChanged.connect(self.layer_viewer.set_shown)  # frames carry its layer
         for name in ('alphas', 'mixing', 'directions'):
             getattr(self.model.events, name).connect(self._on_edit_while_original)
         self._autosave_timer = QTimer(self)
@@ -387,6 +398,9 @@ class MainWindow(QMainWindow):
         self.image_view.picture_dragged.connect(self._picture_dragged)
         self.image_view.picture_released.connect(lambda: self.model.set_dragging(False))
         self.directions_panel.status.connect(self.show_status)
+        self.stylespace_panel.status.connect(self.show_status)
+        self.stylespace_panel.label_requested.connect(
+            lambda: self.stylespace_panel.watch_labeling(self.directions_panel.open_labeling()))
         self.latent_panel.status.connect(self.show_status)
         self.history_panel.status.connect(self.show_status)
         self.history_panel.difference_requested.connect(lambda k: self.directions_panel.open_difference(k))
@@ -411,7 +425,9 @@ class MainWindow(QMainWindow):
         ms = result.timings['total_ms']
         if not result.preview and len(result.computed_blocks) == len(self.network_info['blocks']):
             self.last_full_ms = ms  # a frame drawn from scratch: what a full render costs
-        self.ms_label.setText(f"{ms:.0f} ms{' (preview)' if result.preview else ''}")
+        kind = ' '.join(word for word, on in ((result.precision, result.precision != 'fp32'),
+                                               ('preview', result.preview)) if on)
+        self.ms_label.setText(f"{ms:.0f} ms{f' ({kind})' if kind else ''}")
         now = time.perf_counter()
         self._frame_times.append(now)
         recent = [t for t in self._frame_times if now - t <= 1.0]
@@ -428,6 +444,38 @@ class MainWindow(QMainWindow):
 
     def _on_render_failed(self, request_id, text):
         self.show_status(f'error: {text}')
+
+    PRECISION_CHOICES = (
+        ('auto', '&Auto: bf16 while dragging where faster, fp32 at rest',
+         'While a slider moves, draw in bfloat16 if this CPU is faster at it (about twice as fast with AVX512-BF16 '
+         'or AMX); every picture at rest, saved or exported is drawn in fp32'),
+        ('fp32', '&fp32 always', 'Every frame in float32: the exact pictures, at full cost'),
+        ('bf16', '&bf16 always', 'Every frame in bfloat16 from the 32x32 layers up: fastest on such a CPU, within '
+                                 'a few grey levels of fp32'),
+    )
+
+    def _add_precision_menu(self, menu):
+        """View > Precision: the arithmetic of the frames (core.precision), kept in the settings."""
+        group = QActionGroup(self)
+        saved = str(self.settings.value('precision', 'auto'))
+        self.precision_actions = {}
+        for key, text, tip in self.PRECISION_CHOICES:
+            action = QAction(text, self, checkable=True)
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+            action.triggered.connect(lambda checked, key=key: self.set_precision(key))
+            group.addAction(action)
+            menu.addAction(action)
+            self.precision_actions[key] = action
+        menu.setToolTipsVisible(True)
+        self.set_precision(saved if saved in self.precision_actions else 'auto')
+
+    def set_precision(self, precision):
+        self.precision_actions[precision].setChecked(True)
+        self.settings.setValue('precision', precision)
+        if precision != self.model.precision:
+            self.model.set_precision(precision)
+            self.request_render()
 
     def _on_original(self, on):
         self.actions['ab'].setChecked(on)
@@ -481,6 +529,7 @@ class MainWindow(QMainWindow):
             self.open_network(path)
 
     def _on_network_opened(self, info):
+        previous = self.network_info
         same = self.network_info is not None and same_family(self.network_info, info)
         kept = ''
         if self.network_info is not None and not same and self.autosave():
@@ -491,6 +540,8 @@ class MainWindow(QMainWindow):
         self.model_label.setToolTip(info['source'])
         self.resolution_label.setText(f"{info['resolution']}x{info['resolution']}")
         self.device_label.setText(info['device'])
+        self.device_label.setToolTip('bf16 is faster than fp32 here: View > Precision > Auto draws drafts in bf16'
+                                     if info.get('bf16_faster') else 'bf16 is not faster than fp32 on this device')
         self.setWindowTitle(f"Stylescope - {info['name']}")
         tuned = bool(info.get('tuned_from'))
         self.actions['back_to_source'].setEnabled(tuned and bool(info.get('source_network')))
@@ -507,6 +558,9 @@ class MainWindow(QMainWindow):
         if not same:
             self.show_status(f'opened {info["name"]} at truncation psi {self.model.state.psi:g}, as most StyleGAN '
                              f'tools open (psi 1 = untruncated: Truncation > Reset){kept}')
+        elif info.get('tuned_from') or (previous or {}).get('tuned_from'):
+            self.show_status(f"opened {info['name']}: the picture, sliders and favourites carry over (a network tuned "
+                             'to a photo shares its mapping with the one it was tuned from)')
         for text in info.get('directions_warnings') or ():
             self.show_status(text)
         movable = info.get('kind') == 'stylegan3'  # its input transform pans and turns the picture

@@ -35,7 +35,8 @@ class EditorModel:
     noise_maps; each with the new state), and edited(state) when state.is_edited flips; so a view
     subscribes to what it shows and a slider tick refreshes only the views of that slider.
     history(can_undo, can_redo); original(showing_original); dragging(is_dragging);
-    favourites(list); labels(dict); network(info dict).
+    favourites(list); labels(dict); network(info dict);
+    capture(layer name or None): the layer viewer's layer, which every request asks the render for.
 
     `labels` keeps the samples a user labelled per attribute name ({name: ((seed, class_idx,
     label), ...)}), so a refit adds to them and a session keeps them. `unsaved`: there is work
@@ -43,7 +44,7 @@ class EditorModel:
 
     def __init__(self, state=None, max_undo=MAX_UNDO):
         self.events = Events('state', *STATE_FIELDS, 'edited', 'history', 'original', 'dragging', 'favourites',
-                             'labels', 'network')
+                             'labels', 'network', 'precision', 'capture')
         self.labels = {}
         self.revision = self.saved_revision = 0
         self._opened_directions = None
@@ -53,6 +54,8 @@ class EditorModel:
         self.max_undo = max_undo
         self.show_original = False
         self.dragging = False
+        self.precision = 'auto'  # core.precision's setting of every frame (a view setting, not undone)
+        self.capture_layer = None  # the synthesis layer the layer viewer shows (a view setting, not undone)
         self.favourites = []
         self.network = None
 
@@ -132,22 +135,40 @@ class EditorModel:
 
     # -- what the picture is drawn from now
     def render_request(self, last_full_ms=0.0, full=False):
-        """The RenderRequest of the picture now: while a slider is dragged and a full frame took
-        `last_full_ms` (slow), a preview (explorer/drag_preview.py); the full image after the drag
-        or with `full`. With the A/B toggle on, the unedited picture."""
+        """The RenderRequest of the picture now: while a slider is dragged, a draft (with precision
+        'auto', bf16 where the CPU is faster at it), and when a full frame took `last_full_ms`
+        (slow), a preview (explorer/drag_preview.py); the full image after the drag or with
+        `full`. With the A/B toggle on, the unedited picture."""
         resolution = None
-        if self.dragging and not full:
+        draft = self.dragging and not full
+        if draft:
             resolution = preview_resolution(self.network, self._gesture, last_full_ms)
+        common = dict(original=self.show_original, precision=self.precision, draft=draft)
         if resolution is None:
-            return self._state.request(original=self.show_original)
-        return self._state.request(preview=True, preview_resolution=resolution, preview_always=True,
-                                   original=self.show_original)
+            return self._with_capture(self._state.request(**common))
+        return self._with_capture(self._state.request(preview=True, preview_resolution=resolution,
+                                                      preview_always=True, **common))
+
+    def _with_capture(self, request):
+        return request if self.capture_layer is None else request.replace(capture=self.capture_layer)
 
     # -- view toggles (not part of the undo history)
     def set_show_original(self, on):
         if bool(on) != self.show_original:
             self.show_original = bool(on)
             self.events.original.emit(self.show_original)
+
+    def set_capture_layer(self, name):
+        """The synthesis layer whose output every frame's result carries (the layer viewer), or None."""
+        if name != self.capture_layer:
+            self.capture_layer = name
+            self.events.capture.emit(name)
+
+    def set_precision(self, precision):
+        """'auto' | 'fp32' | 'bf16' (core.precision.PRECISIONS) for every frame from now on."""
+        if precision != self.precision:
+            self.precision = precision
+            self.events.precision.emit(precision)
 
     def set_dragging(self, on):
         if bool(on) != self.dragging:
@@ -165,7 +186,8 @@ class EditorModel:
         if info.get('directions') is not None:  # the network's own direction file: sliders from the start
             fresh = fresh.add_directions(info['directions'])
         state, _warnings = (self._state if keep_state else fresh).fitted_to(
-            info['num_ws'], info['w_dim'], info['c_dim'], info.get('noise_layers'), info.get('kind') == 'stylegan3')
+            info['num_ws'], info['w_dim'], info['c_dim'], info.get('noise_layers'), info.get('kind') == 'stylegan3',
+            _style_channels(info))
         if not keep_state:
             self.favourites, self.labels = [], {}
             self.events.favourites.emit(self.favourites)
@@ -274,7 +296,7 @@ class EditorModel:
         favourites = [Favourite.from_dict(f, table) for f in session.get('favourites', ())]
         if self.network is not None:
             state, more = state.fitted_to(info['num_ws'], info['w_dim'], info['c_dim'], info.get('noise_layers'),
-                                          info.get('kind') == 'stylegan3')
+                                          info.get('kind') == 'stylegan3', _style_channels(info))
             warnings += more
             kept = [f for f in favourites if f.ws.shape == (info['num_ws'], info['w_dim'])]
             if len(kept) < len(favourites):
@@ -303,6 +325,12 @@ class EditorModel:
             warnings.append(f'the labelled samples in {where} are damaged and were left out')
         self.events.labels.emit(self.labels)
         return warnings
+
+
+def _style_channels(info):
+    """{layer: channels} of the network's modulated layers (network_info's 'style_layers'), or None."""
+    layers = info.get('style_layers')
+    return None if layers is None else {row['name']: row['channels'] for row in layers}
 
 
 def _same(a, b):

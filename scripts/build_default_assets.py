@@ -12,6 +12,7 @@ Writes, each atomically:
 """
 import argparse
 import glob
+import json
 import os
 import sys
 
@@ -98,6 +99,22 @@ def write_pictures(G):
         save_png(path, render_seeds(G, [seed])[0], metadata=dict(seed=seed, psi=1.0, noise_mode='const'))
 
 
+def training_facts(snapshot, meta):
+    """What the shipped file says about its training: the snapshot, its kimg counted from the
+    start (a run resumed from an earlier bundled file adds that file's kimg) and the data by file
+    name, not by a path of the machine it was trained on."""
+    kimg, before = meta.get('kimg') or 0.0, 0.0
+    options_path = os.path.join(os.path.dirname(os.path.abspath(snapshot)), 'training_options.json')
+    resume = json.load(open(options_path)).get('resume') if os.path.exists(options_path) else None
+    if resume and os.path.isfile(resume):
+        before = (open_network(resume).meta.get('training') or {}).get('kimg') or 0.0
+    data = dict(meta.get('training_set_kwargs') or {})
+    if data.get('path'):
+        data['path'] = os.path.basename(data['path'])
+    return dict(snapshot=os.path.basename(snapshot), kimg=round(before + kimg, 3), run_kimg=kimg,
+                resumed_from_kimg=before or None, cur_nimg=meta.get('cur_nimg'), training_set_kwargs=data)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('snapshot', help='network-snapshot-*.safetensors of the training run')
@@ -109,8 +126,7 @@ def main():
     net = open_network(args.snapshot, want_training=True)
     G, D, meta = net.G, net.D, net.meta
     assert D is not None and meta.get('G_train') is not None, f'{args.snapshot} lacks D or G: give a training snapshot'
-    training = dict(snapshot=os.path.basename(args.snapshot), kimg=meta.get('kimg'), cur_nimg=meta.get('cur_nimg'),
-                    training_set_kwargs=meta.get('training_set_kwargs'))
+    training = training_facts(args.snapshot, meta)
     save_network(DEFAULT_MODEL_PATH, G, D=D, G=meta['G_train'], extra_meta=dict(augment_p=meta.get('augment_p'),
                                                                                  training=training))
     print(f'wrote {DEFAULT_MODEL_PATH} ({os.path.getsize(DEFAULT_MODEL_PATH) / 2 ** 20:.1f} MiB)')

@@ -4,10 +4,12 @@ import os
 
 import imageio.v3 as iio
 import numpy as np
+import PIL.Image
 import pytest
 from PyQt6.QtCore import Qt
 
 from core.direction_set import DirectionSet
+from core.request import RenderRequest
 from tests.gui_helpers import assert_shows, open_window, reference_renderer, screenshot, settle, wait_job, write_tiny_network
 
 
@@ -113,6 +115,16 @@ def test_video_from_favourites_and_a_sweep(window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: job.done, timeout=30000)
     assert job.was_cancelled and not (tmp_path / 'long.mp4').exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith('.')] == []
+
+    dialog = window.open_video_dialog()  # png frames: the first is favourite 1's picture exactly
+    qtbot.addWidget(dialog)
+    dialog.keyframes_radio.setChecked(True)
+    dialog.path_edit.setText(str(tmp_path / 'frames'))
+    wait_job(qtbot, dialog.export())
+    first_png = np.asarray(PIL.Image.open(sorted((tmp_path / 'frames').glob('*.png'))[0]))
+    fav = window.model.favourites[0]
+    np.testing.assert_array_equal(first_png, reference_renderer(window.network_info['source']).render(
+        RenderRequest(w=fav.ws)).image)  # drawn as it was shown (psi 0.7 once, not twice)
 
 
 def test_file_dialogs_start_where_the_user_keeps_files(window, tmp_path, monkeypatch):

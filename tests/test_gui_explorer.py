@@ -562,3 +562,28 @@ def test_walk_animate_and_a_strip_across_seeds(window, qtbot, reference):
     assert last.offsets and abs(last.offsets[0].amount - 3.0 * window.model.state.directions.scales[1]) < 1e-6
     screenshot(dialog, 'strip.png')
     dialog.close()
+
+
+def test_view_precision_menu(window, qtbot, reference, tmp_path):
+    assert window.model.precision == 'auto' and window.precision_actions['auto'].isChecked()
+    assert window.last_result.precision == 'fp32'  # at rest 'auto' draws fp32
+    window.precision_actions['bf16'].trigger()
+    settle(window, qtbot)
+    assert window.model.precision == 'bf16' and window.last_result.precision == 'bf16'
+    assert '(bf16)' in window.ms_label.text() and window.settings.value('precision') == 'bf16'
+    shown = window.image_view.current_array()
+    exact = reference.render(window.model.state.request()).image
+    assert np.abs(shown.astype(int) - exact.astype(int)).max() <= 30  # bf16: a few grey levels off fp32
+    window.precision_actions['fp32'].trigger()
+    settle(window, qtbot)
+    assert_shows(window, reference)
+    window.precision_actions['auto'].trigger()
+    slider = window.truncation_panel.psi_slider
+    slider.sliderPressed.emit()
+    slider.setValue(0.5)
+    draft = window.model.render_request(window.last_full_ms)
+    assert draft.draft and draft.precision == 'auto'
+    slider.sliderReleased.emit()
+    settle(window, qtbot)
+    assert window.last_result.precision == 'fp32' and not window.last_result.request.draft
+    assert_shows(window, reference)

@@ -566,3 +566,12 @@ def test_detect_points_fills_the_four_landmarks_which_stay_correctable(window, q
     assert not dialog.detect_landmarks() and 'No face was found' in dialog.message_label.text()
     monkeypatch.setattr(landmarks, '_face_mesh', lambda: None)
     assert not dialog.detect_landmarks() and "pip install 'stylescope[landmarks]'" in dialog.message_label.text()
+
+
+def test_networks_of_one_family_share_the_editing_state():
+    from explorer.main_window import same_family
+    src, t1, t2, other = (dict(fingerprint='s'), dict(fingerprint='t1', tuned_from='s'),
+                          dict(fingerprint='t2', tuned_from='s'), dict(fingerprint='o'))
+    assert same_family(src, src) and same_family(src, t1) and same_family(t1, src) and same_family(t1, t2)
+    assert not same_family(src, other) and not same_family(t1, other) and not same_family(other, t2)
+    assert not same_family(dict(fingerprint='x', tuned_from='o'), t1)

@@ -302,3 +302,29 @@ def test_old_configs_default_to_auto_and_unknown_precisions_are_refused():
     assert TrainConfig.from_dict({'cfg': 'small'}).precision == 'auto'
     with pytest.raises(StylescopeError, match="--precision 'fp8' is unknown"):
         make_config('small', 64, precision='fp8')
+
+
+# -- the --precision flag of every command that draws --------------------------------------------
+
+def test_generate_precision_flag(tmp_path):
+    import main
+    out = {}
+    for choice in ('auto', 'fp32', 'bf16'):
+        folder = tmp_path / choice
+        assert main.main(['generate', '--seeds', '0-3', '--trunc', '0.7', '--precision', choice,
+                          '--outdir', str(folder)]) == 0
+        out[choice] = np.stack([np.asarray(PIL.Image.open(folder / f'seed{s:04d}.png')) for s in range(4)]).astype(int)
+    assert np.array_equal(out['auto'], out['fp32'])  # at rest, auto on a CPU is fp32
+    diff = np.abs(out['bf16'] - out['fp32'])
+    assert 0 < diff.max() <= 6 and diff.mean() < 0.4  # the bound measured on the bundled model
+
+
+@pytest.mark.parametrize('argv', [['generate'], ['video'], ['directions', 'show'], ['metrics'], ['quiz'], ['train']])
+def test_every_drawing_command_takes_precision(argv, capsys):
+    import main
+    try:
+        assert main.main(argv + ['--help']) in (0, None)
+    except SystemExit as e:
+        assert e.code in (0, None)
+    text = ' '.join(capsys.readouterr().out.split())
+    assert '--precision {auto,fp32,bf16}' in text

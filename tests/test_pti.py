@@ -160,7 +160,7 @@ def test_stop_keeps_the_best_tuning_step(nets):
     assert result.G is None and result.stopped and result.tuning_steps == 0 and result.steps_done < 20
 
 
-def test_pti_and_projection_run_on_a_stylegan3_generator():
+def test_pti_and_projection_run_on_a_stylegan3_generator(tmp_path):
     G = make_G('T').requires_grad_(False)
     torch.manual_seed(4)
     ws = G.mapping(torch.randn([1, G.z_dim]), None)
@@ -172,6 +172,12 @@ def test_pti_and_projection_run_on_a_stylegan3_generator():
     assert result.tuning_steps == 4 and result.G is not None
     np.testing.assert_array_equal(render_ws(result.G, torch.from_numpy(result.ws))[0], result.image)
     assert psnr(result.image, target) >= psnr(result.pivot.image, target) - 0.5
+    # its tuned file opens as a StyleGAN3 network and draws the same picture of the pivot
+    path = tmp_path / 'tuned.safetensors'
+    pti.save_tuned(path, result, G, 'sg3.pkl')
+    opened = open_network(path)
+    assert type(opened.G) is type(G) and opened.meta['pti']['source_fingerprint'] == model_io.fingerprint(G)
+    np.testing.assert_array_equal(render_ws(opened.G, torch.from_numpy(result.ws))[0], result.image)
 
 
 # --- the tuned network's file, everywhere a network is taken ---------------------------------------
@@ -377,3 +383,61 @@ def test_folder_names_and_settings_keys():
     assert names == ['a', 'a-png', 'a-2', 'a_b', 'x', 'summary.csv-png']  # never the summary's own name
     key = batch_projection.settings_key('pti', 10, None, 5, 303, 'abc')
     assert key == dict(space='pti', num_steps=10, w_plus_steps=None, pti_steps=5, seed=303, network_fingerprint='abc')
+
+
+def test_a_real_kill_leaves_only_finished_folders_and_the_rerun_finishes_the_rest(net_file, nets, tmp_path):
+    """SIGKILL (no clean-up at all) to a running batch, right after its first photo is finished."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    G, _, _ = nets
+    folder = tmp_path / 'photos'
+    folder.mkdir()
+    for seed, name in ((0, 'a.png'), (1, 'b.png'), (2, 'c.png')):
+        photo_of(folder, G, seed, name)
+    out = tmp_path / 'out'
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    command = [sys.executable, os.path.join(repo, 'main.py'), 'project', '--network', net_file, '--target',
+               str(folder), '--outdir', str(out), '--num-steps', '40', '--device', 'cpu']
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    try:
+        deadline = time.time() + 120
+        while not (out / 'a').exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (out / 'a').is_dir(), 'the first photo never finished'
+    visible = sorted(p for p in os.listdir(out) if not p.startswith('.'))
+    finished = [p for p in visible if p != 'summary.csv']
+    assert finished and all((out / p / 'projection.json').is_file() for p in finished)  # no half-written folder
+    assert 'c' not in finished  # killed midway through the batch
+    assert len(_rows(out)) <= len(finished)
+    assert subprocess.run(command, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, 'OMP_NUM_THREADS': '1'}).returncode == 0
+    assert sorted(os.listdir(out)) == ['a', 'b', 'c', 'summary.csv']  # the killed run's temporaries are gone
+    assert [os.path.basename(r['file']) for r in _rows(out)] == ['a.png', 'b.png', 'c.png']
+
+
+def test_a_tuned_network_projects_with_its_sources_discriminator(net_file, nets, tmp_path):
+    """The tuned file keeps no D; a projection on it in the explorer uses the source's."""
+    from explorer import jobs
+    G, D, _ = nets
+    result = PTIProjector(G, planted(G, 0), D=D, options=ProjectionOptions(num_steps=2, w_avg_samples=200),
+                          pti=PTIOptions(num_steps=1)).run()
+    path = tmp_path / 'tuned.safetensors'
+    pti.save_tuned(path, result, G, net_file)
+    found, notes = jobs._open_discriminator(open_network(path), 'cpu')
+    assert notes == [] and found is not None
+    assert all(torch.equal(a, b) for a, b in zip(found.state_dict().values(), D.state_dict().values()))
+    # a source file that now holds another network: its D is not used, and a sentence says why
+    pti.save_tuned(path, result, _G(noise_strength=0.3), net_file)
+    found, notes = jobs._open_discriminator(open_network(path), 'cpu')
+    assert found is None and 'holds another network now' in notes[0]
+    # a source that is gone: no D (the tuned file has none)
+    pti.save_tuned(path, result, G, str(tmp_path / 'gone.safetensors'))
+    assert jobs._open_discriminator(open_network(path), 'cpu') == (None, [])

@@ -225,7 +225,7 @@ def test_an_edit_from_a_conv1_or_torgb_row_reruns_only_the_later_layers(G):
     an edit from the block's conv1 row, the block's x for one from its ToRGB row (not for the last
     block, whose x is not kept); the block still counts as computed."""
     renderer = Renderer(G)
-    base = RenderRequest(seed=4, psi=0.7)
+    base = RenderRequest(seed=4, psi=0.7, precision='fp32')  # previews too: one cache chain (see below)
 
     def edit(start, noise=NoiseSpec()):
         request = base.replace(offsets=(Offset(direction(5), 1.5, start, G.num_ws),), noise=noise)
@@ -399,7 +399,7 @@ def test_random_noise_is_reproducible_with_a_seed_and_fresh_without(G):
 
 def test_preview_stops_early_and_the_full_render_reuses_it(G):
     renderer = Renderer(G)
-    request = RenderRequest(seed=8, psi=0.7)
+    request = RenderRequest(seed=8, psi=0.7, precision='fp32')  # 'auto' previews are bf16 on such a CPU: see below
     preview = renderer.render(request.replace(preview=True, preview_resolution=16))
     assert preview.preview and preview.image.shape == (16, 16, 3) and preview.computed_blocks == (4, 8, 16)
     full = renderer.render(request)
@@ -593,3 +593,28 @@ def test_preview_always_stays_a_preview_when_cached(G):
     assert not renderer.render(request).preview  # the default: a cached preview means a finer change
     # with every block cached, preview_always still answers at the preview's size
     assert renderer.render(request.replace(preview_always=True)).resolution == 16
+
+
+def test_precision_chains_never_mix(G):
+    """bf16 frames (drafts, previews, or precision bf16) and fp32 frames have caches of their own:
+    a final fp32 frame is never drawn from bf16 tensors, and a bf16 render reuses bf16 ones."""
+    renderer = Renderer(G)
+    request = RenderRequest(seed=5, psi=0.7)
+    final = renderer.render(request)
+    assert final.precision == 'fp32'
+    bf16 = renderer.render(request.replace(precision='bf16'))
+    assert bf16.precision == 'bf16' and bf16.computed_blocks == (4, 8, 16, 32, 64)  # nothing of fp32's reused
+    diff = np.abs(bf16.image.astype(int) - final.image.astype(int))
+    assert 0 < diff.max() <= 30 and diff.mean() < 3
+    fine = request.replace(offsets=(Offset(direction(1), 2.0, fine_rows(G)[0], G.num_ws),))
+    again = renderer.render(fine.replace(precision='bf16'))
+    assert again.reused_blocks and again.precision == 'bf16'
+    np.testing.assert_array_equal(again.image, Renderer(G).render(fine.replace(precision='bf16')).image)
+    exact = renderer.render(fine)
+    assert exact.precision == 'fp32'
+    np.testing.assert_array_equal(exact.image, full_render(G, renderer, fine)[1])
+    draft = renderer.render(request.replace(draft=True, precision='auto'))
+    expected = 'bf16' if renderer.precision_for(request.replace(draft=True)) == 'bf16' else 'fp32'
+    assert draft.precision == expected
+    assert renderer.render(request.replace(precision='fp32', draft=True)).precision == 'fp32'
+    assert Renderer(G, force_fp32=True).render(request.replace(precision='bf16')).precision == 'fp32'

@@ -57,8 +57,9 @@ def test_keyframes_are_hit_and_the_loop_has_no_seam(G, interp):
     frames = interpolation_requests(renderer, seeds, options)
     assert len(frames) == 24 and all(len(cells) == 1 for cells in frames)
     ws = ws_of(frames)
-    for k in range(3):  # every 8th frame is a keyframe
+    for k in range(3):  # every 8th frame is a keyframe, drawn from those ws (truncated once, not twice)
         np.testing.assert_allclose(ws[8 * k], keys[k], atol=1e-6)
+        np.testing.assert_allclose(renderer.ws_for_request(frames[8 * k][0])[0].numpy(), keys[k], atol=1e-6)
     # seam: the frame after the last is the first, and the last step is as long as its neighbours
     keys64 = np.stack(keys).astype(np.float64)
     np.testing.assert_array_equal(interpolate(keys64, 3.0, interp, loop=True), interpolate(keys64, 0.0, interp, True))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from core.image_dataset import ImageFolder, fix_command  # noqa: F401 (fix_command: the trainer's messages)
+from core.image_dataset import ImageFolder
 
 
 class ImageDataset(ImageFolder, torch.utils.data.Dataset):

@@ -20,7 +20,6 @@ import PIL.Image
 import PIL.ImageOps
 
 from core.atomic import atomic_path
-from core.bounded_read import parse_json, read_json_file, read_member
 from core.errors import StylescopeError
 from core.image_dataset import IMAGE_EXTENSIONS, read_dataset_json
 from core.image_files import open_image

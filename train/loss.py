@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.latent import device_of
+
 PHASES = ('Gmain', 'Greg', 'Dmain', 'Dreg')
 
 
@@ -33,7 +35,7 @@ class StyleGAN2Loss:
         self.pl_batch_shrink = pl_batch_shrink
         self.pl_decay = pl_decay
         self.pl_weight = pl_weight
-        device = next(G.parameters()).device
+        device = device_of(G)
         self.pl_mean = torch.zeros([], device=device)  # running mean of path lengths (saved with the run)
 
     def run_G(self, z, c, precision=None):

@@ -113,9 +113,10 @@ def real_features(dataset, extractor, max_items=None, batch=64):
 
 
 @torch.no_grad()
-def generated_features(G, dataset, extractor, num, batch=32, seed=0, device='cpu'):
+def generated_features(G, dataset, extractor, num, batch=32, seed=0, device='cpu', precision=None):
     """num images of G (psi 1, random noise), labels drawn from the dataset, all from one seeded
-    generator, so the global RNG (and a resumed training run) is never touched."""
+    generator, so the global RNG (and a resumed training run) is never touched. precision: the
+    network's argument (core.precision.resolve_precision; None: its default)."""
     gen = torch.Generator().manual_seed(seed)
     feats = []
     for start in range(0, num, batch):
@@ -124,7 +125,7 @@ def generated_features(G, dataset, extractor, num, batch=32, seed=0, device='cpu
         idx = torch.randint(len(dataset), [n], generator=gen).tolist()
         c = torch.from_numpy(np.stack([dataset.get_label(i) for i in idx])).to(device) if G.c_dim \
             else torch.zeros([n, 0], device=device)
-        img = G(z, c, noise_mode='random', noise_generator=gen)
+        img = G(z, c, noise_mode='random', noise_generator=gen, precision=precision)
         feats.append(extractor((img * 127.5 + 128).clamp(0, 255).to(torch.uint8)))
     return torch.cat(feats)
 
@@ -166,7 +167,7 @@ def kernel_distance(feats_real, feats_gen, num_subsets=100, max_subset_size=1000
 
 # -- one metric ------------------------------------------------------------------------------
 
-def compute_metric(name, G, dataset, device='cpu', inception=None, cache=None, batch=32):
+def compute_metric(name, G, dataset, device='cpu', inception=None, cache=None, batch=32, precision=None):
     """{name: value} for G (in eval mode) against dataset. cache: a dict that keeps real
     features between calls (the training loop passes one)."""
     spec = parse_metric(name)
@@ -180,7 +181,8 @@ def compute_metric(name, G, dataset, device='cpu', inception=None, cache=None, b
     if real_key not in cache:
         cache[real_key] = real_features(dataset, extractor, max_reals)
     feats_real = cache[real_key]
-    feats_gen = generated_features(G, dataset, extractor, spec['num_gen'], batch=batch, device=device)
+    feats_gen = generated_features(G, dataset, extractor, spec['num_gen'], batch=batch, device=device,
+                                   precision=precision)
     if spec['kind'] == 'fid':
         value = frechet_distance(feats_real, feats_gen)
     else:

@@ -57,8 +57,9 @@ class VideoDialog(QDialog):
 
         self.direction_combo = QComboBox()
         directions = state.directions
-        for name in ([] if directions is None else directions.names):
-            self.direction_combo.addItem(name)
+        for k, name in enumerate([] if directions is None else directions.names):
+            if not directions.is_style_channel(k):  # a sweep moves w; StyleSpace channels move s
+                self.direction_combo.addItem(name)
         self.amount_spin = QDoubleSpinBox()
         self.amount_spin.setRange(0.1, 20.0)
         self.amount_spin.setSingleStep(0.5)
