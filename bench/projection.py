@@ -183,7 +183,7 @@ def real_faces(G, D, data, limit, steps, extra, stats, noise_init, pti_steps, ed
         for _ in tuner.steps():
             pass
         tuned = tuner.tuned_network()
-        pti_image = tuner._best[3]
+        pti_image = tuner.best_image
         images = [res_w.image, res_plus.image, pti_image]
         row = [psnr(im, target) for im in images] + [ssim_uint8(im, target) for im in images]
         with torch.no_grad():
@@ -192,7 +192,7 @@ def real_faces(G, D, data, limit, steps, extra, stats, noise_init, pti_steps, ed
                         edit_change(tuned, res_w.ws, edit)]
         seconds['W'].append(res_w.seconds)
         seconds['W+'].append(res_plus.seconds)
-        seconds['PTI'].append(res_w.seconds + tuner._seconds)
+        seconds['PTI'].append(res_w.seconds + tuner.seconds)
         scores.append(row)
         print(f'{name:>24}' + ''.join(f'{v:>9.2f}' if i < 3 else f'{v:>9.4f}' for i, v in enumerate(row[:6]))
               + ''.join(f'{v:>14.2f}' for v in row[6:]), flush=True)

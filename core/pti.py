@@ -219,6 +219,16 @@ class PivotalTuner:
                                  {k: float(v.detach()) for k, v in parts.items()}, self._best[0], image,
                                  self.pivot.detach().cpu().numpy(), o.learning_rate, self._best[3])
 
+    @property
+    def best_image(self):
+        """uint8 HWC: the picture of the best step so far (the pivot's before any step)."""
+        return self._best[3]
+
+    @property
+    def seconds(self):
+        """Seconds spent in tuning steps so far."""
+        return self._seconds
+
     def tuned_network(self):
         """The tuned copy with the best step's weights (None when no step ran), frozen: call when
         the steps are over."""

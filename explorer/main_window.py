@@ -8,10 +8,9 @@ import os
 import time
 
 from PyQt6.QtCore import QSettings, Qt, QTimer
-from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 from PyQt6.QtCore import QStandardPaths
-from PyQt6.QtWidgets import (QApplication, QDockWidget, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
-                             QScrollArea, QToolBar, QToolButton, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QApplication, QDockWidget, QHBoxLayout, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar,
+                             QScrollArea, QToolButton, QVBoxLayout, QWidget)
 
 from core.errors import StylescopeError
 from core.network_files import OPEN_EXTENSIONS as NETWORK_EXTENSIONS
@@ -31,6 +30,7 @@ from explorer.state import EditorModel
 from explorer.stylespace_panel import StyleSpacePanel
 from explorer.truncation_panel import TruncationPanel
 from explorer.recovery import RecoveryStore
+from explorer import window_menus
 from explorer.widgets import WheelGuard, message, push_button, tool_button
 from explorer.worker import RenderClient
 
@@ -43,10 +43,6 @@ AUTOSAVE_MS = 1500   # the recovery file is written this long after the last cha
 DEFAULT_SIZE = (1500, 940)  # the first start's window, fitted to the screen by Qt
 MIN_PICTURE_SHARE = 0.4  # of the window's width and height, at least, for the picture
 LAYOUT_VERSION = 4  # of the saved dock layout: a layout of other docks is not restored
-TOOLBAR = (('open', 'Open'), ('undo', 'Undo'), ('redo', 'Redo'), None, ('save_image', 'Save image'),
-           ('video', 'Video'), ('favourite', '★ Favourite'), None, ('random_seed', 'Random'), ('prev_seed', '◀'),
-           ('next_seed', '▶'), ('ab', 'A/B'), ('reset', 'Reset'), None, ('fit', 'Fit'), ('actual', '1:1'),
-           ('help', 'Help'))  # in the order they matter: a narrow window hides the last ones first
 
 
 def recovery_folder(settings):
@@ -73,8 +69,6 @@ def same_family(a, b):
     fa, fb, ta, tb = a.get('fingerprint'), b.get('fingerprint'), a.get('tuned_from'), b.get('tuned_from')
     return fa == fb or (ta is not None and ta in (fb, tb)) or (tb is not None and tb == fa)
 
-
-MAX_RECENT = 8
 
 
 def freeze_long_lived_objects():
@@ -253,122 +247,18 @@ class MainWindow(QMainWindow):
         self.ms_label.setToolTip('Render time of the last frame (p: a preview while dragging)')
         self.fps_label.setToolTip('Frames shown per second')
 
-    def _action(self, text, slot, shortcuts=(), tip=None, checkable=False):
-        action = QAction(text, self)
-        if shortcuts:
-            action.setShortcuts([QKeySequence(s) for s in shortcuts])
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        if tip:
-            action.setToolTip(tip)
-            action.setStatusTip(tip)
-        action.setCheckable(checkable)
-        (action.toggled if checkable else action.triggered).connect(slot)
-        self.addAction(action)
-        return action
-
     def _build_actions(self):
-        A = self._action
-        self.actions = a = {}
-        a['open'] = A('&Open network...', lambda: self.open_network_dialog(), ['Ctrl+O'],
-                      'Open a network file: official or TensorFlow .pkl, rosinality .pt, Stylescope .safetensors')
-        a['open_run'] = A('Open training &run folder...', lambda: self.open_run_folder_dialog(), (),
-                          "Open a training run folder's newest snapshot")
-        a['open_bundled'] = A('Open &bundled model', lambda: self.open_network(None), (),
-                              'Back to the model that ships with Stylescope')
-        a['back_to_source'] = A('Back to &source model', lambda: self.back_to_source(), (),
-                                'Open the network this tuned (PTI) network was made from; the picture, sliders and '
-                                'favourites stay')
-        a['back_to_source'].setEnabled(False)
+        self.actions = a = window_menus.build_actions(self)
         self.back_button.setDefaultAction(a['back_to_source'])
-        a['help'] = A('&First steps', lambda: self.open_help(0), ['F1'])
-        a['shortcuts'] = A('&Keyboard shortcuts', lambda: self.open_help(1), ['Ctrl+/'])
-        a['load_session'] = A('&Load session...', lambda: self.load_session(), ['Ctrl+Shift+O'])
-        a['save_session'] = A('Save &session...', lambda: self.save_session(), ['Ctrl+Shift+S'])
-        a['save_image'] = A('Save &image (PNG)...', lambda: self.save_image(), ['Ctrl+S'],
-                            'Save the picture as PNG with the editing state in its metadata')
-        a['save_ws'] = A('Save &w (.npz)...', lambda: self.save_ws(), ['Ctrl+Alt+S'],
-                         "Save the edited ws as .npz (key 'w', [1, num_ws, w_dim], as the official projector)")
-        a['video'] = A('Export &video...', lambda: self.open_video_dialog(), ['Ctrl+Shift+E'])
-        a['project'] = A('&Project a photo...', lambda: self.open_projection_dialog(), ['Ctrl+P'],
-                         'Find the w of a photo: click its eyes and mouth, project, then edit it with every slider')
-        a['quiz'] = A('"Which face is &real?" quiz...', lambda: self.open_quiz_dialog(), (),
-                      'Real photos from a dataset beside faces this network draws: can you tell them apart?')
-        a['quit'] = A('&Quit', self.close, ['Ctrl+Q'])
-        a['undo'] = A('&Undo', self.model.undo, ['Ctrl+Z'])
-        a['redo'] = A('&Redo', self.model.redo, ['Ctrl+Shift+Z', 'Ctrl+Y'])
-        a['copy'] = A('&Copy latent', lambda: self.latent_panel.copy_latent(), ['Ctrl+Shift+C'])
-        a['paste'] = A('&Paste latent', lambda: self.latent_panel.paste_latent(), ['Ctrl+Shift+V'])
-        a['reset'] = A('Reset &edits', lambda: self.model.set_state(self.model.state.reset_edits()), ['Ctrl+0'],
-                       'Every direction slider back to 0')
-        a['prev_seed'] = A('&Previous seed', lambda: self.latent_panel.step_seed(-1), ['Alt+Left', '['])
-        a['next_seed'] = A('&Next seed', lambda: self.latent_panel.step_seed(1), ['Alt+Right', ']'])
-        a['random_seed'] = A('&Random seed', self.latent_panel.random_seed, ['Ctrl+R'])
-        a['load_w'] = A('&Load w...', lambda: self.latent_panel.load_w_file())
-        a['favourite'] = A('Add &favourite', lambda: self.history_panel.add_favourite(), ['Ctrl+D'])
-        a['difference'] = A('Direction &A → B...', lambda: self.directions_panel.open_difference())
-        a['ab'] = A('Show &original (A/B)', self.model.set_show_original, ['B'],
-                    'Toggle between the edited and the unedited picture', checkable=True)
-        a['fit'] = A('&Fit', self.image_view.fit, ['F'])
-        a['actual'] = A('&1:1', self.image_view.actual_size, ['1'])
-        a['zoom_in'] = A('Zoom &in', self.image_view.zoom_in, ['+', '=', 'Ctrl+='])
-        a['zoom_out'] = A('Zoom &out', self.image_view.zoom_out, ['-', 'Ctrl+-'])
-        a['pixels'] = A('Show &pixels', self.set_show_pixels, ['P'],
-                        'Enlarge the picture as blocks of single pixels instead of smoothly', checkable=True)
-        a['undo'].setEnabled(False)
-        a['redo'].setEnabled(False)
-
-        menu = self.menuBar()
-        file_menu = menu.addMenu('&File')
-        file_menu.addAction(a['open'])
-        file_menu.addAction(a['open_run'])
-        self.recent_menu = file_menu.addMenu('Open &recent')
-        file_menu.addAction(a['open_bundled'])
-        file_menu.addAction(a['back_to_source'])
-        file_menu.addSeparator()
-        file_menu.addAction(a['project'])
-        file_menu.addAction(a['quiz'])
-        file_menu.addSeparator()
-        for key in ('load_session', 'save_session'):
-            file_menu.addAction(a[key])
-        file_menu.addSeparator()
-        for key in ('save_image', 'save_ws', 'video'):
-            file_menu.addAction(a[key])
-        file_menu.addSeparator()
-        file_menu.addAction(a['quit'])
-        edit_menu = menu.addMenu('&Edit')
-        for key in ('undo', 'redo', None, 'copy', 'paste', None, 'reset'):
-            edit_menu.addSeparator() if key is None else edit_menu.addAction(a[key])
-        latent_menu = menu.addMenu('&Latent')
-        for key in ('prev_seed', 'next_seed', 'random_seed', None, 'load_w', 'favourite', 'difference'):
-            latent_menu.addSeparator() if key is None else latent_menu.addAction(a[key])
-        view_menu = menu.addMenu('&View')
-        for key in ('ab', None, 'fit', 'actual', 'zoom_in', 'zoom_out', 'pixels'):
-            view_menu.addSeparator() if key is None else view_menu.addAction(a[key])
-        self._add_precision_menu(view_menu.addMenu('P&recision'))
-        view_menu.addSeparator()
-        for dock in self.docks.values():
-            view_menu.addAction(dock.toggleViewAction())
-        help_menu = menu.addMenu('&Help')
-        help_menu.addAction(a['help'])
-        help_menu.addAction(a['shortcuts'])
-        self._refresh_recent_menu()
+        self.recent = window_menus.RecentNetworks(self.settings, QMenu(self), self.open_network)
+        self.recent_menu = self.recent.menu
+        precision_menu = window_menus.build_menus(self, a, self.recent, self.docks.values())
+        self.precision_actions = window_menus.build_precision_actions(self, precision_menu, self.set_precision)
+        saved = str(self.settings.value('precision', 'auto'))
+        self.set_precision(saved if saved in self.precision_actions else 'auto')
         a['pixels'].setChecked(self.settings.value('show_pixels', False, type=bool))
-
-        toolbar = QToolBar('Main')
-        toolbar.setObjectName('main toolbar')
-        toolbar.setMovable(False)
-        for item in TOOLBAR:
-            if item is None:
-                toolbar.addSeparator()
-                continue
-            key, label = item
-            a[key].setIconText(label)  # short on the toolbar; the menus keep the full text
-            toolbar.addAction(a[key])
-        self.addToolBar(toolbar)
-        for key, action in a.items():
-            if action.shortcut().toString() and key not in ('quit',):
-                tip = action.toolTip() or action.text().replace('&', '')
-                action.setToolTip(f'{tip} ({action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})')
+        window_menus.build_toolbar(self, a)
+        window_menus.add_shortcut_tips(a)
 
     def _connect(self):
         self.model.events.state.connect(lambda new, old: self.request_render())
@@ -444,31 +334,6 @@ class MainWindow(QMainWindow):
 
     def _on_render_failed(self, request_id, text):
         self.show_status(f'error: {text}')
-
-    PRECISION_CHOICES = (
-        ('auto', '&Auto: bf16 while dragging where faster, fp32 at rest',
-         'While a slider moves, draw in bfloat16 if this CPU is faster at it (about twice as fast with AVX512-BF16 '
-         'or AMX); every picture at rest, saved or exported is drawn in fp32'),
-        ('fp32', '&fp32 always', 'Every frame in float32: the exact pictures, at full cost'),
-        ('bf16', '&bf16 always', 'Every frame in bfloat16 from the 32x32 layers up: fastest on such a CPU, within '
-                                 'a few grey levels of fp32'),
-    )
-
-    def _add_precision_menu(self, menu):
-        """View > Precision: the arithmetic of the frames (core.precision), kept in the settings."""
-        group = QActionGroup(self)
-        saved = str(self.settings.value('precision', 'auto'))
-        self.precision_actions = {}
-        for key, text, tip in self.PRECISION_CHOICES:
-            action = QAction(text, self, checkable=True)
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-            action.triggered.connect(lambda checked, key=key: self.set_precision(key))
-            group.addAction(action)
-            menu.addAction(action)
-            self.precision_actions[key] = action
-        menu.setToolTipsVisible(True)
-        self.set_precision(saved if saved in self.precision_actions else 'auto')
 
     def set_precision(self, precision):
         self.precision_actions[precision].setChecked(True)
@@ -553,7 +418,7 @@ class MainWindow(QMainWindow):
         else:
             self.banner.setVisible(False)
         if self._opening_path:
-            self._remember_recent(self._opening_path)
+            self.recent.remember(self._opening_path)
         self.model.set_network(info, keep_state=same)  # the new state's event requests the first frame
         if not same:
             self.show_status(f'opened {info["name"]} at truncation psi {self.model.state.psi:g}, as most StyleGAN '
@@ -631,26 +496,8 @@ class MainWindow(QMainWindow):
         self.image_view.set_show_pixels(on)
         self.settings.setValue('show_pixels', bool(on))
 
-    # recent files
     def recent_networks(self):
-        value = self.settings.value('recent_networks', [])
-        if isinstance(value, str):
-            value = [value]
-        return [p for p in (value or []) if p]
-
-    def _remember_recent(self, path):
-        path = os.path.abspath(path)
-        recent = [path] + [p for p in self.recent_networks() if p != path]
-        self.settings.setValue('recent_networks', recent[:MAX_RECENT])
-        self._refresh_recent_menu()
-
-    def _refresh_recent_menu(self):
-        self.recent_menu.clear()
-        recent = self.recent_networks()
-        for path in recent:
-            action = self.recent_menu.addAction(path)
-            action.triggered.connect(lambda _=False, p=path: self.open_network(p))
-        self.recent_menu.setEnabled(bool(recent))
+        return self.recent.paths()
 
     # drag and drop
     @staticmethod
