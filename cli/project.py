@@ -8,7 +8,7 @@ fully offline; one photo or many.
 
 Writes to --outdir: target.png (the aligned target), proj.png (the projection), projected_w.npz
 (the official layout: key 'w', float32 [1, num_ws, w_dim], plus a JSON 'meta' that names the noise
-file), projected_noise.npz (the noise maps proj.png was drawn with: `generate
+file), projected_noise.npz (networks with noise inputs, not StyleGAN3: the noise maps proj.png was drawn with: `generate
 --projected-noise` and the explorer's Load w draw the w with them), projection.json (what ran: losses, options,
 alignment, PSNR and SSIM to the target) and, with --save-video, proj.mp4 (target and projection side by
 side, one frame per step, 10 fps). With --space pti also tuned.safetensors: the network tuned to this
@@ -33,7 +33,8 @@ from core.errors import StylescopeError
 VIDEO_FPS = 10
 MAX_LOSS_WEIGHT = 1e6  # the defaults are 0.5 to 1; nan and inf would make every step's loss nan
 MAX_STEPS = 1_000_000  # 1,000 is the official schedule; a million steps is days of work
-OUTPUTS = ('target.png', 'proj.png', 'projected_w.npz', 'projected_noise.npz', 'projection.json')
+NOISE_FILE = 'projected_noise.npz'  # only for networks with noise inputs (StyleGAN3 has none)
+OUTPUTS = ('target.png', 'proj.png', 'projected_w.npz', NOISE_FILE, 'projection.json')
 TUNED = 'tuned.safetensors'
 SPACES = ('w', 'w+', 'pti')
 
@@ -156,9 +157,11 @@ class _Job:
         self.c = class_vector(self.G.c_dim, args.class_idx, self.device)
         self.vgg = load_vgg(args.vgg, self.device) if args.vgg else None
         self.stats = None
+        from core.noise import noise_layers
+        self.outputs = OUTPUTS if noise_layers(self.G) else tuple(n for n in OUTPUTS if n != NOISE_FILE)
 
     def names(self):
-        return OUTPUTS + ((TUNED,) if self.pti else ()) + (('proj.mp4',) if self.args.save_video else ())
+        return self.outputs + ((TUNED,) if self.pti else ()) + (('proj.mp4',) if self.args.save_video else ())
 
     def target(self, path, landmarks=None):
         from core.align import load_image, prepare_target
@@ -224,15 +227,17 @@ class _Job:
         meta = result.meta(network=self.net.meta.get('source'), fingerprint=self.net.meta.get('fingerprint'),
                            target=os.path.abspath(photo), class_idx=args.class_idx, seed=args.seed,
                            alignment=align_info, options=projection.options_dict(self.settings),
-                           interrupted=loop.interrupted, noise_file='projected_noise.npz', **fit)
-        written = list(OUTPUTS)
+                           interrupted=loop.interrupted,
+                           noise_file=NOISE_FILE if NOISE_FILE in self.outputs else None, **fit)
+        written = list(self.outputs)
         if self.pti:
             meta['pti'] = self._write_tuned(result, out(TUNED), notes)
             if meta['pti'].get('file'):
                 written.append(TUNED)
         save_png(out('proj.png'), result.image)
         projection.save_projected_w(out('projected_w.npz'), result.ws, meta)
-        projection.save_noise_maps(out('projected_noise.npz'), result.noise)
+        if NOISE_FILE in self.outputs:
+            projection.save_noise_maps(out(NOISE_FILE), result.noise)
         if args.save_video and not any(n.startswith('proj.mp4') for n in notes):
             written.append('proj.mp4')
         return result, meta, loop.interrupted, written, notes, (lambda extra=None: write_json(

@@ -253,6 +253,8 @@ class Projector:
         return self.G.synthesis(ws, noise_mode='const', noise_inputs=noise, force_fp32=self.options.force_fp32)
 
     def describe_loss(self):
+        if not self.noise:  # a network without noise inputs (StyleGAN3): nothing to regularise
+            return self.loss.describe()
         return self.loss.describe() + f' + {self.options.regularize_noise_weight:g} x noise regularisation'
 
     def steps(self, cancel=None):

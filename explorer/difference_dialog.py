@@ -1,8 +1,8 @@
 """"A -> B": the change between two pictures made a direction (latent arithmetic, the
-expression-transfer recipe w1 + lambda (w3 - w2)). A and B are the current picture or any
-favourite (a projected photo is one too); the direction's vector is B's ws minus A's (per ws row
-when they differ per row: core.direction_set.difference), its unit that whole change, so its slider
-at 1 turns A into B; a layer range such as the coarse rows alone moves B's pose but not its texture.
+expression-transfer recipe w1 + lambda (w3 - w2)). A and B are the current picture, any
+favourite (a projected photo is one too) or an earlier picture of the undo history; the
+direction's vector is B's ws minus A's (per ws row when they differ per row:
+core.direction_set.difference), its unit that whole change, so its slider at 1 turns A into B; a layer range such as the coarse rows alone moves B's pose but not its texture.
 It joins the Directions panel with its slider at 0; with "Show A first" the picture becomes A
 (the favourite's state) in the same undoable step, so moving the slider to 1 shows B.
 
@@ -28,13 +28,16 @@ class Endpoint:
     ws: np.ndarray
     state: object = None
     thumbnail: np.ndarray = None
+    history: bool = False  # an undo step rather than the current picture or a favourite
 
 
 def endpoints(model, current=None):
     """The pictures "A -> B" can join: the current one (when `current`, its newest full
-    RenderResult, is given) and every favourite."""
+    RenderResult, is given), every favourite, then the undo steps whose picture was drawn."""
     ends = [] if current is None else [Endpoint('the current picture', current.ws, None, None)]
-    return ends + [Endpoint(fav.name, fav.ws, fav.state, fav.thumbnail) for fav in model.favourites]
+    ends += [Endpoint(fav.name, fav.ws, fav.state, fav.thumbnail) for fav in model.favourites]
+    return ends + [Endpoint(f"{back} step{'s' if back > 1 else ''} back ({state.latent_label})", ws, state, thumb, True)
+                   for back, state, ws, thumb in model.history_pictures()]
 
 
 def add_difference(model, a, b, name=None, layers=None, show_a=True):
@@ -109,7 +112,10 @@ class DifferenceDialog(QDialog):
         self._refresh()
 
     def _other(self, index):
-        return next((i for i in range(len(self.ends) - 1, -1, -1) if i != index), index)
+        """B's first choice: the newest favourite, else the latest undo step."""
+        main = sum(not end.history for end in self.ends)
+        order = list(range(main - 1, -1, -1)) + list(range(main, len(self.ends)))
+        return next((i for i in order if i != index), index)
 
     def _default_name(self):
         a, b = self.a_combo.currentIndex(), self.b_combo.currentIndex()
@@ -123,7 +129,7 @@ class DifferenceDialog(QDialog):
         self.show_a_box.setEnabled(0 <= a < len(self.ends) and self.ends[a].state is not None)
         enough = len(self.ends) >= 2 and a != b
         self.add_button.setEnabled(enough)
-        self.problem.setText('' if enough else 'Pick two different pictures: add favourites (★) to choose from.')
+        self.problem.setText('' if enough else 'Pick two different pictures: add favourites (★) or edit the picture to choose from.')
 
     def accept_difference(self):
         a, b = self.ends[self.a_combo.currentIndex()], self.ends[self.b_combo.currentIndex()]

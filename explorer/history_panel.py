@@ -70,6 +70,10 @@ class HistoryPanel(QWidget):
     def _on_rendered(self, result):
         if not result.preview and not self.model.show_original:
             self.last_full = result
+            state = self.model.state
+            if result.request.replace(preview=False) == state.request():
+                step = max(1, result.image.shape[0] // THUMB)  # a strided icon: no filtering on the GUI thread
+                self.model.remember_picture(state, result.ws, result.image[::step, ::step].copy())
 
     def _fill(self, favourites):
         self.strip.clear()

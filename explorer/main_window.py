@@ -611,7 +611,12 @@ class MainWindow(QMainWindow):
         if not path.lower().endswith('.npz'):
             path += '.npz'
         job = self.render_client.submit('save_ws', request=self.model.state.request(), path=path)
-        job.finished.connect(lambda p: self.show_status(f'saved {p}'))
+        state = self.model.state
+        channels = state.directions is not None and any(
+            a and state.directions.is_style_channel(k) for k, a in enumerate(state.alphas))
+        note = (': the StyleSpace channel edits act on the styles, not on w, so the file leaves them out '
+                '(a session keeps them)') if channels else ''
+        job.finished.connect(lambda p: self.show_status(f'saved {p}{note}'))
         job.failed.connect(lambda text: self._error('Save w', text))
         return job
 

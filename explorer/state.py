@@ -22,6 +22,7 @@ from explorer.edit_state import EditState, Favourite, without_unfit_maps
 from explorer.events import Events
 
 MAX_UNDO = 200
+MAX_PICTURES = 30  # drawn undo states remembered with their ws, as ends of "A -> B"
 DEFAULT_PSI = 0.7  # what most StyleGAN tools open with: the model's good side; 1 is one click away
 STATE_FIELDS = tuple(field.name for field in dataclasses.fields(EditState))
 
@@ -58,6 +59,7 @@ class EditorModel:
         self.capture_layer = None  # the synthesis layer the layer viewer shows (a view setting, not undone)
         self.favourites = []
         self.network = None
+        self._pictures = []  # (state, ws, thumbnail) of recent full frames: remember_picture
 
     @property
     def state(self):
@@ -117,10 +119,27 @@ class EditorModel:
 
     def reset(self, state):
         """A fresh start (a new network): `state` with an empty history."""
+        self._pictures.clear()
         self._undo.clear()
         self._redo.clear()
         self._gesture = None
         self._set(state)
+
+    def remember_picture(self, state, ws, thumbnail=None):
+        """The exact ws [num_ws, w_dim] a full frame of `state` was drawn from (the renderer's,
+        so no torch here), kept for the last MAX_PICTURES states: undo steps can then be ends of
+        "A -> B" as favourites are."""
+        kept = [p for p in self._pictures if p[0] is not state][-(MAX_PICTURES - 1):]
+        self._pictures = kept + [(state, np.asarray(ws, dtype=np.float32), thumbnail)]
+
+    def history_pictures(self):
+        """[(steps back, state, ws, thumbnail)] of the undo steps whose picture was drawn, newest first."""
+        found = []
+        for back, state in enumerate(reversed(self._undo), 1):
+            hit = next((p for p in self._pictures if p[0] is state), None)
+            if hit is not None:
+                found.append((back, state, hit[1], hit[2]))
+        return found
 
     def _set(self, new):
         old, self._state = self._state, new

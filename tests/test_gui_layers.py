@@ -118,6 +118,8 @@ def test_stylespace_sliders_rank_edit_undo_and_sessions(window, qtbot, net_path,
     assert request.style_offsets[0].amount == pytest.approx(4.0 * float(window.model.state.directions.scales[0]))
     assert_shows(window, reference)
     assert panel.rows[0].projection_label.text().startswith('at +')
+    wait_job(qtbot, window.save_ws(str(tmp_path / 'edited-w.npz')))  # a w cannot hold an edit of s: it says so
+    assert 'StyleSpace channel edits' in window.statusBar().currentMessage()
 
     window.model.set_state(window.model.state.replace(psi=0.7))
     window.model.labels = {}

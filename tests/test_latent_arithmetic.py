@@ -475,3 +475,32 @@ def test_gui_a_to_b_from_the_current_picture(window, qtbot):
     ws = window.last_result.ws
     np.testing.assert_allclose(ws[:4], target.ws[:4], atol=1e-5)
     np.testing.assert_array_equal(ws[4:], current_ws[4:])
+
+
+def test_gui_a_to_b_between_two_steps_of_the_undo_history(window, qtbot):
+    """No favourite needed: earlier pictures of the undo history are ends of A -> B too, with
+    the exact ws they were drawn from."""
+    from tests.gui_helpers import screenshot, settle
+    panel = window.directions_panel
+    drawn = {}
+    for seed in (3, 8, 6):
+        window.latent_panel.seed_box.setValue(seed)
+        settle(window, qtbot)
+        drawn[seed] = (window.last_result.ws.copy(), window.image_view.current_array().copy())
+    dialog = panel.open_difference()
+    labels = [dialog.a_combo.itemText(i) for i in range(dialog.a_combo.count())]
+    assert labels[0] == 'the current picture'
+    assert '1 step back (seed 8)' in labels and '2 steps back (seed 3)' in labels
+    dialog.a_combo.setCurrentIndex(labels.index('2 steps back (seed 3)'))
+    dialog.b_combo.setCurrentIndex(labels.index('1 step back (seed 8)'))
+    assert dialog.show_a_box.isEnabled() and dialog.add_button.isEnabled()
+    screenshot(dialog, 'a_to_b_from_history.png')
+    name = dialog.accept_difference()
+    settle(window, qtbot)
+    assert window.model.state.seed == 3  # "Show A first": the picture of 2 steps back
+    panel.row_of(name).slider.setValue(1.0)
+    settle(window, qtbot)
+    np.testing.assert_allclose(window.last_result.ws, drawn[8][0], atol=1e-5)
+    _assert_same_picture(window.image_view.current_array(), drawn[8][1])
+    window.model.reset(window.model.state)  # a new start forgets the drawn pictures with the history
+    assert window.model.history_pictures() == []

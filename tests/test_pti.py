@@ -180,6 +180,24 @@ def test_pti_and_projection_run_on_a_stylegan3_generator(tmp_path):
     np.testing.assert_array_equal(render_ws(opened.G, torch.from_numpy(result.ws))[0], result.image)
 
 
+def test_project_writes_no_noise_file_for_a_network_without_noise_inputs(tmp_path, capsys):
+    """StyleGAN3 has no noise maps: `project` writes no projected_noise.npz, its w file names
+    none, and the loss it announces has no noise regularisation."""
+    G = make_G('T').requires_grad_(False)
+    path = tmp_path / 'sg3.safetensors'
+    save_network(path, G)
+    img = PIL.Image.fromarray(render_ws(G, G.mapping(torch.randn([1, G.z_dim]), None))[0])
+    img.save(tmp_path / 'photo.png')
+    out = tmp_path / 'proj'
+    assert main.main(['project', '--network', str(path), '--target', str(tmp_path / 'photo.png'), '--outdir',
+                      str(out), '--num-steps', '3', '--device', 'cpu']) in (0, None)
+    printed = capsys.readouterr().out
+    assert sorted(os.listdir(out)) == ['proj.png', 'projected_w.npz', 'projection.json', 'target.png']
+    assert 'noise regularisation' not in printed and 'projected_noise' not in printed
+    assert json.load(open(out / 'projection.json'))['noise_file'] is None
+    assert projection.companion_noise_file(out / 'projected_w.npz') is None
+
+
 # --- the tuned network's file, everywhere a network is taken ---------------------------------------
 
 def _project(net_file, target, outdir, *extra):
