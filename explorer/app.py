@@ -22,7 +22,13 @@ def open_explorer(network_path=None, device='auto'):
     return app, window
 
 
+_running = None  # (app, window) for the life of the process: see run_explorer
+
+
 def run_explorer(network_path=None, device='auto'):
-    """Open the main window and run the event loop; returns the exit code."""
-    app, _window = open_explorer(network_path, device)
-    return app.exec()
+    """Open the main window and run the event loop; returns the exit code. The app and window
+    are kept at module level, as PyQt's documentation advises: locals of a returning function are
+    freed in no set order, and a QApplication destroyed before its widgets crashes on exit."""
+    global _running
+    _running = open_explorer(network_path, device)
+    return _running[0].exec()
