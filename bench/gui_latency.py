@@ -253,7 +253,8 @@ def main():
     parser.add_argument('--seconds', type=float, default=4.0, help='length of each drag (default 4)')
     args = parser.parse_args()
     threads = set_torch_threads(reserve=1)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    global _app  # module level, not a local: a QApplication freed before its widgets crashes Qt
+    _app = app = QApplication.instance() or QApplication(sys.argv[:1])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(','):
@@ -284,6 +285,8 @@ def main():
     for r in rows:
         print(f"callbacks run during the drag of {r['model']}: {r['receivers']}")
 
+
+_app = None
 
 if __name__ == '__main__':
     main()

@@ -107,7 +107,11 @@ def training_facts(snapshot, meta):
     options_path = os.path.join(os.path.dirname(os.path.abspath(snapshot)), 'training_options.json')
     resume = json.load(open(options_path)).get('resume') if os.path.exists(options_path) else None
     if resume and os.path.isfile(resume):
-        before = (open_network(resume).meta.get('training') or {}).get('kimg') or 0.0
+        earlier = open_network(resume).meta.get('training') or {}
+        before = earlier.get('kimg') or 0.0
+        if os.path.exists(os.path.join(os.path.dirname(os.path.abspath(snapshot)), earlier.get('snapshot') or '-')):
+            # the resume file was since rebuilt from this same run: its start is this run's start
+            before = earlier.get('resumed_from_kimg') or 0.0
     data = dict(meta.get('training_set_kwargs') or {})
     if data.get('path'):
         data['path'] = os.path.basename(data['path'])
