@@ -2,9 +2,10 @@
 expression-transfer recipe w1 + lambda (w3 - w2)). A and B are the current picture, any
 favourite (a projected photo is one too) or an earlier picture of the undo history; the
 direction's vector is B's ws minus A's (per ws row when they differ per row:
-core.direction_set.difference), its unit that whole change, so its slider at 1 turns A into B; a layer range such as the coarse rows alone moves B's pose but not its texture.
-It joins the Directions panel with its slider at 0; with "Show A first" the picture becomes A
-(the favourite's state) in the same undoable step, so moving the slider to 1 shows B.
+core.direction_set.difference), its unit that whole change, so its slider at 1 turns A into B;
+a layer range such as the coarse rows alone moves B's pose but not its texture. It joins the
+Directions panel with its slider at 0; with "Show A first" the picture becomes A (the
+favourite's or history step's state) in the same undoable step, so moving the slider to 1 shows B.
 
 `Endpoint` and `add_difference` are Qt-free, so the behaviour is tested without a dialog."""
 from dataclasses import dataclass
@@ -129,7 +130,8 @@ class DifferenceDialog(QDialog):
         self.show_a_box.setEnabled(0 <= a < len(self.ends) and self.ends[a].state is not None)
         enough = len(self.ends) >= 2 and a != b
         self.add_button.setEnabled(enough)
-        self.problem.setText('' if enough else 'Pick two different pictures: add favourites (★) or edit the picture to choose from.')
+        self.problem.setText('' if enough else
+                             'Pick two different pictures: add favourites (★) or edit the picture to choose from.')
 
     def accept_difference(self):
         a, b = self.ends[self.a_combo.currentIndex()], self.ends[self.b_combo.currentIndex()]

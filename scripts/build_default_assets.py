@@ -107,10 +107,13 @@ def training_facts(snapshot, meta):
     options_path = os.path.join(os.path.dirname(os.path.abspath(snapshot)), 'training_options.json')
     resume = json.load(open(options_path)).get('resume') if os.path.exists(options_path) else None
     if resume and os.path.isfile(resume):
-        earlier = open_network(resume).meta.get('training') or {}
+        resumed = open_network(resume)
+        earlier = resumed.meta.get('training') or {}
         before = earlier.get('kimg') or 0.0
-        if os.path.exists(os.path.join(os.path.dirname(os.path.abspath(snapshot)), earlier.get('snapshot') or '-')):
-            # the resume file was since rebuilt from this same run: its start is this run's start
+        same_run = os.path.join(os.path.dirname(os.path.abspath(snapshot)), earlier.get('snapshot') or '-')
+        fingerprint = resumed.meta.get('fingerprint')
+        if os.path.exists(same_run) and open_network(same_run).meta.get('fingerprint') == fingerprint:
+            # the resume file was since rebuilt from a snapshot of this same run: it began where that one did
             before = earlier.get('resumed_from_kimg') or 0.0
     data = dict(meta.get('training_set_kwargs') or {})
     if data.get('path'):
