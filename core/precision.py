@@ -9,8 +9,9 @@ The value goes to the network as a call argument (core.networks: None | 'fp32' |
 - 'fp32': float32 throughout, on every device: today's CPU result, bit for bit.
 - 'bf16': bfloat16 in the blocks from 32x32 up, float32 below and for styles, demodulation,
   noise maps and the image sum. On this project's CPU (AVX512-BF16) a batch-1 frame takes about
-  half the time (paper256 and 1024 config-f); the bundled model's images differ from fp32 by 0.17
-  grey levels on average, at most 3, and 0.0014% of the values by more than 2 (64 seeds).
+  half the time (paper256 and 1024 config-f); the bundled model's images differ from fp32 by 0.30
+  grey levels on average, at most 8, and 0.15% of the values by more than 2 (64 seeds; the
+  85.7-kimg model it replaced: 0.17, 3, 0.0014%).
 - 'auto': on CUDA the official mixed precision ('fp16': float16 in the high-resolution blocks,
   as before this setting existed); on a CPU, bf16 for drag previews where bf16_is_faster(), and
   fp32 for everything final (frames, exports, videos); elsewhere (MPS) fp32.
