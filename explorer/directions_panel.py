@@ -7,14 +7,14 @@ from two pictures (explorer/difference_dialog.py: latent arithmetic)."""
 import os
 
 from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import (QComboBox, QGridLayout, QInputDialog, QLabel, QMessageBox, QScrollArea,
+from PyQt6.QtWidgets import (QComboBox, QGridLayout, QInputDialog, QLabel, QMessageBox,
                              QSpinBox, QVBoxLayout, QWidget)
 
 from core.errors import StylescopeError
 from explorer.direction_row import DirectionRow
 from explorer.drag_preview import Gesture
 from explorer.file_dialogs import model_stem
-from explorer.widgets import JobBar, bind_drag, blocked, message, push_button
+from explorer.widgets import JobBar, bind_drag, blocked, message, push_button, scrolling_rows
 
 IMPORT_FILTER = ('Direction files (*.npz *.npy *.pt *.pth);;Stylescope / GANSpace / projected_w (*.npz);;'
                  'InterfaceGAN boundary (*.npy);;rosinality factor (*.pt *.pth)')
@@ -98,14 +98,7 @@ class DirectionsPanel(QWidget):
         self.summary = QLabel('No directions yet: compute PCA or SeFa, label samples, or import a file.')
         self.summary.setWordWrap(True)
         self.summary.setStyleSheet('color: #555;')
-        self.rows_box = QWidget()
-        self.rows_layout = QVBoxLayout(self.rows_box)
-        self.rows_layout.setContentsMargins(0, 0, 0, 0)
-        self.rows_layout.setSpacing(2)
-        self.rows_layout.addStretch(1)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(self.rows_box)
+        self.scroll, self.rows_layout = scrolling_rows()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(grid)

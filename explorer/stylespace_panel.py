@@ -14,14 +14,14 @@ samples' mean (times the row's sign), slider included.
 import os
 
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QInputDialog, QLabel, QListWidget, QScrollArea,
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QInputDialog, QLabel, QListWidget,
                              QSpinBox, QVBoxLayout, QWidget)
 
 from core.errors import StylescopeError
 from core.label_file import labels_from_csv
 from explorer.direction_row import DirectionRow
 from explorer.drag_preview import Gesture
-from explorer.widgets import JobBar, bind_drag, blocked, message, push_button
+from explorer.widgets import JobBar, bind_drag, blocked, message, push_button, scrolling_rows
 
 LABEL_FILE = 'label file...'  # the last entry of the labels box
 LABEL_FILTER = 'Label files (*.csv)'
@@ -135,14 +135,7 @@ class StyleSpacePanel(QWidget):
         grid.addWidget(self.torgb_box, 2, 1)
         grid.addWidget(self.label_button, 2, 3, 1, 2)
         grid.setColumnStretch(1, 1)
-        self.rows_box = QWidget()
-        self.rows_layout = QVBoxLayout(self.rows_box)
-        self.rows_layout.setContentsMargins(0, 0, 0, 0)
-        self.rows_layout.setSpacing(2)
-        self.rows_layout.addStretch(1)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(self.rows_box)
+        self.scroll, self.rows_layout = scrolling_rows()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(grid)

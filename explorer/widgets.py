@@ -5,7 +5,8 @@ import contextlib
 from PyQt6.QtCore import QEvent, QObject, QSize, Qt
 from PyQt6.QtGui import QIcon, QPixmap
 from PyQt6.QtWidgets import (QAbstractScrollArea, QAbstractSlider, QAbstractSpinBox, QComboBox, QHBoxLayout, QLabel,
-                             QMessageBox, QProgressBar, QPushButton, QScrollBar, QSizePolicy, QToolButton, QWidget)
+                             QMessageBox, QProgressBar, QPushButton, QScrollArea, QScrollBar, QSizePolicy, QToolButton,
+                             QVBoxLayout, QWidget)
 
 from superqt import QLargeIntSpinBox
 
@@ -81,6 +82,20 @@ def button_row(*widgets, stretch_first=True):
     if not stretch_first:
         row.addStretch(1)
     return row
+
+
+def scrolling_rows():
+    """(scroll area, its column layout) for a panel's list of slider rows: rows go in with
+    `layout.insertWidget(layout.count() - 1, row)`, above the stretch that keeps them at the top."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(2)
+    layout.addStretch(1)
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(box)
+    return scroll, layout
 
 
 def seed_box(tip):
