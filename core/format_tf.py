@@ -192,6 +192,11 @@ def _generator_kwargs(static, role, path):
                               resample_filter=kw('resample_kernel', [1, 3, 3, 1]),
                               use_noise=kw('use_noise', True), activation=kw('nonlinearity', 'lrelu')))
     kw.check_all_known()
+    return _checked_kwargs(kwargs, role, path)
+
+
+def _checked_kwargs(kwargs, role, path):
+    """The kwargs as JSON-ready values; anything that is not (NaN, a foreign object) is one sentence."""
     try:
         return json_ready(kwargs)
     except ValueError as e:
@@ -284,10 +289,7 @@ def _discriminator_kwargs(static, path):
         epilogue_kwargs=dict(mbstd_group_size=group, mbstd_num_channels=num_features,
                              activation=kw('nonlinearity', 'lrelu')))
     kw.check_all_known()
-    try:
-        return json_ready(kwargs)
-    except ValueError as e:
-        raise safe_pickle.corrupt_error(path, f'its TensorFlow D kwargs: {e}') from None
+    return _checked_kwargs(kwargs, 'D', path)
 
 
 def _discriminator_source(name):
